@@ -1,0 +1,244 @@
+r"""Layer norms, their duals and their linear minimization oracles (THEORY.md §1).
+
+Every norm acts on the last two axes of an array ``(..., m, n)`` (``m`` = d_out, ``n`` = d_in);
+leading axes are a batch (seeds, stacked layers) handled without Python loops.  For each norm
+
+.. math::  \mathrm{lmo}(G) = \arg\min_{\|S\|\le 1}\langle G, S\rangle, \qquad
+           \langle G, \mathrm{lmo}(G)\rangle = -\|G\|_*,\quad \|\mathrm{lmo}(G)\| = 1
+           \ (G\ne 0),\qquad \mathrm{lmo}(0) = 0,
+
+so that ``X + t * lmo(M)`` is the Gluon step of radius ``t``.  ``rho(shape)`` is the
+norm-equivalence constant :math:`\|Z\|_* \le \rho\,\|Z\|_F`; by duality it also gives
+:math:`\|X\|_F \le \rho\,\|X\|`.  All closed forms are the standard ones of the catalogue
+(THEORY.md §1, tagged [C]/standard facts).
+"""
+from __future__ import annotations
+
+import math
+
+from .backend import array_namespace
+
+_AX = (-2, -1)
+
+
+def _safe_div(xp, a, b):
+    """``a / b`` with 0 where ``b == 0`` (the ``lmo(0) = 0`` convention)."""
+    safe = xp.where(b == 0, 1.0, b)
+    return xp.where(b == 0, 0.0, a / safe)
+
+
+class Norm:
+    """A layer norm with its dual and unit-ball LMO; subclasses give the closed forms."""
+
+    name = "norm"
+
+    def norm(self, X):
+        raise NotImplementedError
+
+    def dual_norm(self, G):
+        raise NotImplementedError
+
+    def lmo(self, G):
+        raise NotImplementedError
+
+    def rho(self, shape) -> float:
+        """Constant with ``dual_norm(Z) <= rho * ||Z||_F`` (and ``||X||_F <= rho * norm(X)``)."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class FrobeniusNorm(Norm):
+    r""":math:`\|X\|_F`; lmo :math:`-G/\|G\|_F`; self-dual.  Gluon with it is normalized SGD."""
+
+    name = "frobenius"
+
+    def norm(self, X):
+        xp = array_namespace(X)
+        return xp.sqrt(xp.sum(X * X, axis=_AX))
+
+    dual_norm = norm
+
+    def lmo(self, G):
+        xp = array_namespace(G)
+        return -_safe_div(xp, G, self.norm(G)[..., None, None])
+
+    def rho(self, shape):
+        return 1.0
+
+
+class SpectralNorm(Norm):
+    r"""Operator norm :math:`\sigma_{\max}(X)` scaled by ``scale(m, n)``.
+
+    With :math:`G = U\Sigma V^\top` (reduced SVD), lmo :math:`= -U V^\top / c` and the dual is
+    :math:`\|G\|_{\mathrm{nuc}} / c` for the scale ``c``.  Muon uses ``c = 1``.
+    """
+
+    name = "spectral"
+
+    def scale(self, m, n):
+        return 1.0
+
+    def norm(self, X):
+        xp = array_namespace(X)
+        m, n = X.shape[-2:]
+        return self.scale(m, n) * xp.linalg.svd(X, compute_uv=False)[..., 0]
+
+    def dual_norm(self, G):
+        xp = array_namespace(G)
+        m, n = G.shape[-2:]
+        return xp.sum(xp.linalg.svd(G, compute_uv=False), axis=-1) / self.scale(m, n)
+
+    def polar(self, G):
+        """Exact polar factor :math:`U V^\\top` (0 for ``G = 0``)."""
+        xp = array_namespace(G)
+        U, s, Vh = xp.linalg.svd(G, full_matrices=False)
+        P = U @ Vh
+        return xp.where((s[..., :1] > 0)[..., None], P, 0.0)
+
+    def lmo(self, G):
+        m, n = G.shape[-2:]
+        return -self.polar(G) / self.scale(m, n)
+
+    def rho(self, shape):
+        m, n = shape
+        return math.sqrt(min(m, n)) / self.scale(m, n)
+
+
+class ScaledSpectralNorm(SpectralNorm):
+    r"""Scion's hidden-layer norm :math:`\sqrt{n/m}\,\sigma_{\max}(X)`: lmo
+    :math:`-\sqrt{m/n}\,UV^\top`, dual :math:`\sqrt{m/n}\,\|G\|_{\mathrm{nuc}}`."""
+
+    name = "scaled-spectral"
+
+    def scale(self, m, n):
+        return math.sqrt(n / m)
+
+
+class SignNorm(Norm):
+    r""":math:`\max|X_{jl}|`, scaled by ``scale(m, n)``: lmo :math:`-\mathrm{sign}(G)/c`,
+    dual :math:`\sum|G_{jl}|/c`.  Gluon with it is signSGD."""
+
+    name = "sign"
+
+    def scale(self, m, n):
+        return 1.0
+
+    def norm(self, X):
+        xp = array_namespace(X)
+        m, n = X.shape[-2:]
+        return self.scale(m, n) * xp.max(xp.abs(X), axis=_AX)
+
+    def dual_norm(self, G):
+        xp = array_namespace(G)
+        m, n = G.shape[-2:]
+        return xp.sum(xp.abs(G), axis=_AX) / self.scale(m, n)
+
+    def lmo(self, G):
+        xp = array_namespace(G)
+        m, n = G.shape[-2:]
+        return -xp.sign(G) / self.scale(m, n)
+
+    def rho(self, shape):
+        m, n = shape
+        return math.sqrt(m * n) / self.scale(m, n)
+
+
+class ScaledSignNorm(SignNorm):
+    r"""Scion's head / tied-embedding norm :math:`n\max|X_{jl}|`: lmo :math:`-\mathrm{sign}(G)/n`,
+    dual :math:`\sum|G_{jl}|/n`."""
+
+    name = "scaled-sign"
+
+    def scale(self, m, n):
+        return float(n)
+
+
+class ColumnNorm(Norm):
+    r""":math:`\max_j \|X_{:,j}\|_2`: lmo column-wise :math:`-G_{:,j}/\|G_{:,j}\|_2`,
+    dual :math:`\sum_j\|G_{:,j}\|_2`.  ``axis`` = -2 sums over rows (column norms)."""
+
+    name = "colnorm"
+    axis = -2
+
+    def _vector_norms(self, X):
+        xp = array_namespace(X)
+        return xp.sqrt(xp.sum(X * X, axis=self.axis))
+
+    def norm(self, X):
+        xp = array_namespace(X)
+        return xp.max(self._vector_norms(X), axis=-1)
+
+    def dual_norm(self, G):
+        xp = array_namespace(G)
+        return xp.sum(self._vector_norms(G), axis=-1)
+
+    def lmo(self, G):
+        xp = array_namespace(G)
+        v = xp.expand_dims(self._vector_norms(G), self.axis)
+        return -_safe_div(xp, G, v)
+
+    def rho(self, shape):
+        m, n = shape
+        return math.sqrt(n if self.axis == -2 else m)
+
+
+class RowNorm(ColumnNorm):
+    r""":math:`\max_j \|X_{j,:}\|_2`: lmo row-wise :math:`-G_{j,:}/\|G_{j,:}\|_2`,
+    dual :math:`\sum_j\|G_{j,:}\|_2`."""
+
+    name = "rownorm"
+    axis = -1
+
+
+class L1Norm(Norm):
+    r""":math:`\sum|X_{jl}|`: lmo :math:`-\mathrm{sign}(G_{ab})e_{ab}` at a largest
+    :math:`|G_{ab}|` (the first in row-major order), dual :math:`\max|G_{jl}|`."""
+
+    name = "l1"
+
+    def norm(self, X):
+        xp = array_namespace(X)
+        return xp.sum(xp.abs(X), axis=_AX)
+
+    def dual_norm(self, G):
+        xp = array_namespace(G)
+        return xp.max(xp.abs(G), axis=_AX)
+
+    def lmo(self, G):
+        xp = array_namespace(G)
+        m, n = G.shape[-2:]
+        flat = G.reshape(G.shape[:-2] + (m * n,))
+        idx = xp.argmax(xp.abs(flat), axis=-1)
+        onehot = (xp.arange(m * n) == idx[..., None])
+        out = -xp.sign(flat) * onehot
+        return out.reshape(G.shape).astype(G.dtype, copy=False)
+
+    def rho(self, shape):
+        return 1.0
+
+
+_REGISTRY = {cls.name: cls for cls in (FrobeniusNorm, SpectralNorm, ScaledSpectralNorm, SignNorm,
+                                       ScaledSignNorm, ColumnNorm, RowNorm, L1Norm)}
+
+NORM_NAMES = tuple(_REGISTRY)
+
+
+def register_norm(name, factory):
+    """Add a norm factory (a class or a callable taking keyword options) under ``name``."""
+    _REGISTRY[name] = factory
+
+
+def get_norm(name: str, **options) -> Norm:
+    """The norm called ``name`` (see :data:`NORM_NAMES` and the inexact ones in
+    :mod:`methods.inexact`), built with ``options``."""
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown norm {name!r}; allowed: {', '.join(sorted(_REGISTRY))}") from None
+    return factory(**options)
+
+
+def available_norms() -> tuple:
+    return tuple(sorted(_REGISTRY))

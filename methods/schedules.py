@@ -1,0 +1,181 @@
+r"""Radius (= stepsize), momentum and MVR-mixing schedules, per layer.
+
+A schedule gives, at iteration ``k`` (0-based), the per-layer radii :math:`t_i^k`, the weight
+:math:`\beta_k` on the old momentum (THEORY.md convention: close to 1) and the MVR mixing
+:math:`q_k`.  Every schedule here has the form
+
+.. math::  t_i^k = t_i\,(k+1)^{-a},\qquad 1-\beta_k = \min\{1, c_\beta (k+1)^{-b}\},\qquad
+           q_k = \min\{1, c_q (k+1)^{-e}\},
+
+(``a = b = e = 0`` for the constant and horizon-K schedules), or the adaptive radius of
+deterministic Gluon.  Provenance of each rule is stated in its docstring: **[C]** is the
+paper's, **[R]** is derived or chosen here (THEORY.md §4) and verified in :mod:`theory`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy
+
+HORIZON_METHODS = ("gluon", "mvr1", "mvr2", "mvr3")
+
+
+def _check_positive(name, value, allow_zero=False):
+    v = float(value)
+    if math.isnan(v) or math.isinf(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
+    return v
+
+
+def _check_unit(name, value):
+    v = float(value)
+    if not (0.0 <= v <= 1.0):
+        raise ValueError(f"{name} must lie in [0, 1]; got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Per-iteration parameters; see the module docstring for the formulas.
+
+    Attributes
+    ----------
+    radius : tuple of float
+        Base radii :math:`t_i`, one per layer.
+    radius_decay : float
+        Exponent ``a`` of :math:`t_i^k = t_i (k+1)^{-a}`.
+    one_minus_beta, beta_decay : float
+        :math:`1-\\beta_k = \\min(1, c_\\beta (k+1)^{-b})`.
+    q, q_decay : float
+        :math:`q_k = \\min(1, c_q (k+1)^{-e})` (used by MVR-2/3 only).
+    adaptive : tuple of (L0, L1) per layer or None
+        Deterministic Gluon's radius :math:`t_i = a_i/(L0_i + L1_i a_i)`,
+        :math:`a_i = \\|M_i\\|_*` [C, GLUON Thm 1]; ``radius`` then caps nothing and is ignored.
+    label : str
+        Human description (stored with results).
+    """
+
+    radius: tuple
+    radius_decay: float = 0.0
+    one_minus_beta: float = 1.0
+    beta_decay: float = 0.0
+    q: float = 1.0
+    q_decay: float = 0.0
+    adaptive: tuple | None = None
+    label: str = "constant"
+
+    def __post_init__(self):
+        radius = tuple(_check_positive(f"schedule.radius[{i}]", r) for i, r in enumerate(self.radius))
+        if not radius:
+            raise ValueError("schedule.radius: one radius per layer is needed")
+        object.__setattr__(self, "radius", radius)
+        _check_positive("schedule.radius_decay", self.radius_decay, allow_zero=True)
+        _check_unit("schedule.one_minus_beta", self.one_minus_beta) if self.beta_decay == 0 else \
+            _check_positive("schedule.one_minus_beta", self.one_minus_beta)
+        _check_positive("schedule.beta_decay", self.beta_decay, allow_zero=True)
+        _check_positive("schedule.q", self.q) if self.q_decay else _check_unit("schedule.q", self.q)
+        _check_positive("schedule.q_decay", self.q_decay, allow_zero=True)
+
+    @property
+    def n_layers(self):
+        return len(self.radius)
+
+    def is_constant(self) -> bool:
+        return self.radius_decay == 0 and self.beta_decay == 0 and self.q_decay == 0 \
+            and self.adaptive is None
+
+    def tables(self, K: int):
+        """Host arrays for ``k = 0..K-1``: radius factor ``(K,)``, beta ``(K,)``, q ``(K,)``."""
+        k1 = numpy.arange(1, K + 1, dtype=float)
+        factor = k1 ** (-self.radius_decay)
+        beta = 1.0 - numpy.minimum(1.0, self.one_minus_beta * k1 ** (-self.beta_decay))
+        q = numpy.minimum(1.0, self.q * k1 ** (-self.q_decay))
+        return factor, beta, q
+
+    def describe(self) -> dict:
+        return {"label": self.label, "radius": list(self.radius), "radius_decay": self.radius_decay,
+                "one_minus_beta": self.one_minus_beta, "beta_decay": self.beta_decay,
+                "q": self.q, "q_decay": self.q_decay,
+                "adaptive": None if self.adaptive is None else [list(a) for a in self.adaptive]}
+
+
+def constant_schedule(radius, n_layers: int, beta: float = 0.9, q: float = 1.0) -> Schedule:
+    """Constant radius, momentum and mixing (user-chosen, any method)."""
+    r = numpy.broadcast_to(numpy.asarray(radius, dtype=float), (n_layers,))
+    return Schedule(radius=tuple(r), one_minus_beta=1.0 - _check_unit("beta", beta),
+                    q=_check_unit("q", q), label="constant")
+
+
+def gluon_decreasing_schedule(radius, n_layers: int) -> Schedule:
+    r"""[C, GLUON Thm 2]: :math:`\beta_k = 1-(k+1)^{-1/2}`, :math:`t_i^k = t_i (k+1)^{-3/4}`."""
+    r = numpy.broadcast_to(numpy.asarray(radius, dtype=float), (n_layers,))
+    return Schedule(radius=tuple(r), radius_decay=0.75, one_minus_beta=1.0, beta_decay=0.5,
+                    label="gluon-decreasing")
+
+
+def adaptive_schedule(L0, L1) -> Schedule:
+    r"""[C, GLUON Thm 1]: deterministic Gluon, :math:`t_i = a_i/(L0_i + L1_i a_i)`, no momentum."""
+    L0 = [float(v) for v in L0]
+    L1 = [float(v) for v in L1]
+    for i, (a, b) in enumerate(zip(L0, L1)):
+        if a + b <= 0 or a < 0 or b < 0:
+            raise ValueError(f"adaptive radius: layer {i} needs L0 >= 0, L1 >= 0, L0 + L1 > 0")
+    return Schedule(radius=(1.0,) * len(L0), one_minus_beta=1.0,
+                    adaptive=tuple(zip(L0, L1)), label="adaptive")
+
+
+def radius_cap(method: str, L1_i: float, one_minus_beta: float) -> float:
+    r"""Largest radius the horizon-K analysis allows in a layer with constant ``L1_i`` [R].
+
+    - ``mvr1``: :math:`t_i \le 1/L_{1,i}` (descent step with the (L0,L1) term absorbed).
+    - ``gluon``, ``mvr2``, ``mvr3``: :math:`t_i \le (1-\beta)/(8\beta L_{1,i})` (THEORY.md §4;
+      the momentum lag's (L0,L1) term absorbed into the descent).
+    ``inf`` when ``L1_i = 0``.
+    """
+    if L1_i <= 0:
+        return math.inf
+    if method == "mvr1":
+        return 1.0 / L1_i
+    beta = 1.0 - one_minus_beta
+    if beta <= 0:
+        return math.inf
+    return one_minus_beta / (8.0 * beta * L1_i)
+
+
+def horizon_exponents(method: str):
+    """``(radius exponent, momentum/q exponent)``: t ~ K^-a, (1-beta or q) ~ K^-b [R, THEORY §4]."""
+    if method == "gluon":
+        return 0.75, 0.5
+    if method in ("mvr1", "mvr2", "mvr3"):
+        return 2.0 / 3.0, 2.0 / 3.0
+    raise ValueError(f"horizon schedule: unknown method {method!r}; allowed: {', '.join(HORIZON_METHODS)}")
+
+
+def horizon_schedule(method: str, K: int, L1, radius_scale: float = 1.0,
+                     momentum_scale: float = 1.0, beta: float = 0.9) -> Schedule:
+    r"""Constant parameters for a run of horizon ``K`` [R, THEORY.md §4].
+
+    - ``gluon``: :math:`1-\beta = c_\beta K^{-1/2}`, :math:`t_i = \min(t_0 K^{-3/4}, \mathrm{cap}_i)`.
+    - ``mvr1``: :math:`1-\beta = c_\beta K^{-2/3}`, :math:`t_i = \min(t_0 K^{-2/3}, 1/L_{1,i})`.
+    - ``mvr2``, ``mvr3``: :math:`q = c_\beta K^{-2/3}`, :math:`t_i = \min(t_0 K^{-2/3}, \mathrm{cap}_i)`,
+      :math:`\beta` constant (``beta``).
+
+    ``t_0`` = ``radius_scale``, ``c_beta`` = ``momentum_scale``; caps from :func:`radius_cap`.
+    With these choices the transient :math:`\Delta_0/(tK)` and the noise terms balance at
+    :math:`K^{-1/4}` (gluon) and :math:`K^{-1/3}` (MVR).
+    """
+    K = int(K)
+    if K < 1:
+        raise ValueError(f"horizon K must be >= 1; got {K}")
+    _check_positive("radius_scale", radius_scale)
+    _check_positive("momentum_scale", momentum_scale)
+    a, b = horizon_exponents(method)
+    mix = min(1.0, momentum_scale * K ** (-b))
+    if method in ("gluon", "mvr1"):
+        omb, q = mix, 1.0
+    else:
+        omb, q = 1.0 - _check_unit("beta", beta), mix
+    radii = tuple(min(radius_scale * K ** (-a), radius_cap(method, float(l1), omb)) for l1 in L1)
+    return Schedule(radius=radii, one_minus_beta=omb, q=q, label=f"horizon-{method}")

@@ -1,0 +1,2 @@
+"""Problem families; importing this package registers each one by name."""
+from . import quadratic  # noqa: F401
