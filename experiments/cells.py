@@ -1,0 +1,100 @@
+"""Cells: the unit of work and of storage.
+
+A cell is one (problem, params, method, schedule, horizon K, seed batch, noise on/off, numerics)
+configuration, given as plain JSON-able data.  Its key is the SHA-256 of its canonical JSON, so
+the same configuration always maps to the same stored row, whatever the executor.
+``run_cell`` is a top-level function so joblib and Dask can ship it to workers.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import platform
+import sys
+
+import numpy
+
+from methods.loop import run
+from methods.schedules import Schedule
+from problems import get_problem
+
+CURVE_POINTS = 100
+
+
+def canonical(config: dict) -> str:
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def cell_key(config: dict) -> str:
+    return hashlib.sha256(canonical(config).encode()).hexdigest()
+
+
+def package_version() -> str:
+    from experiments import __version__
+    return __version__
+
+
+def environment() -> dict:
+    return {"python": platform.python_version(), "numpy": numpy.__version__,
+            "platform": platform.platform(), "machine": platform.machine(),
+            "executable": sys.executable}
+
+
+@functools.lru_cache(maxsize=32)
+def _problem(name: str, params_json: str, noise: bool):
+    problem = get_problem(name, **json.loads(params_json))
+    return problem if noise else problem.without_noise()
+
+
+def make_cell(problem: str, params: dict, method: str, K: int, seeds, *, noise: bool = True,
+              schedule: dict | None = None, radius_scale: float = 1.0, momentum_scale: float = 1.0,
+              beta: float = 0.9, record_every: int = 1, root_seed: int = 0, dtype: str = "float64",
+              device: str = "cpu", lmo: str = "exact", ns_steps: int = 5, kind: str = "rate") -> dict:
+    """Plain-data cell configuration (the thing that is hashed and stored)."""
+    cfg = {"kind": kind, "problem": problem, "params": dict(sorted(params.items())), "method": method,
+           "K": int(K), "seeds": [int(s) for s in seeds], "noise": bool(noise),
+           "record_every": int(record_every), "root_seed": int(root_seed), "dtype": dtype,
+           "device": device, "lmo": lmo, "ns_steps": int(ns_steps) if lmo != "exact" else 0}
+    if schedule is not None:
+        cfg["schedule"] = schedule
+    else:
+        cfg["horizon"] = {"radius_scale": float(radius_scale), "momentum_scale": float(momentum_scale),
+                          "beta": float(beta)}
+    return cfg
+
+
+def _curve(traj):
+    """Per-seed stationarity curve at <= CURVE_POINTS log-spaced recorded iterations."""
+    R = len(traj.iterations)
+    idx = numpy.unique(numpy.round(numpy.geomspace(1, R, min(R, CURVE_POINTS))).astype(int) - 1)
+    total = traj.grad_norms.sum(axis=-1)[:, idx]
+    return traj.iterations[idx].tolist(), total.tolist()
+
+
+def _floats(a):
+    return [float(v) for v in numpy.asarray(a).ravel()]
+
+
+def run_cell(config: dict) -> dict:
+    """Run one cell and return its JSON-able summary."""
+    problem = _problem(config["problem"], canonical(config["params"]), config["noise"])
+    sched = config.get("schedule")
+    schedule = None
+    if sched is not None:
+        schedule = Schedule(radius=tuple(sched["radius"]), one_minus_beta=sched["one_minus_beta"],
+                            q=sched.get("q", 1.0), label=sched.get("label", "constant"))
+    hz = config.get("horizon", {})
+    traj = run(problem, config["method"], K=config["K"], seeds=config["seeds"], schedule=schedule,
+               record_every=config["record_every"], root_seed=config["root_seed"],
+               device=config["device"], dtype=config["dtype"], lmo=config["lmo"],
+               ns_steps=config["ns_steps"] or 5, radius_scale=hz.get("radius_scale", 1.0),
+               momentum_scale=hz.get("momentum_scale", 1.0), beta=hz.get("beta", 0.9))
+    it, curve = _curve(traj)
+    return {"seeds": list(traj.seeds), "G": _floats(traj.stationarity), "G_min": _floats(traj.min_stationarity),
+            "final_value": _floats(traj.final_value),
+            "final_grad_norm": _floats(traj.final_grad_norms.sum(axis=-1)),
+            "diverged_at": [int(v) for v in traj.diverged_at],
+            "oracle_calls": int(traj.oracle_calls[-1]) if len(traj.oracle_calls) else 1,
+            "schedule": traj.schedule, "curve_iterations": it, "curve": curve,
+            "wall_time": traj.wall_time}

@@ -1,0 +1,193 @@
+"""Rate-check configuration: defaults, a TOML file, then command-line flags, all validated
+before any work starts.  Every error names the field and the allowed values."""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from methods.backend import DEVICES
+from methods.presets import INEXACT_LMOS, METHOD_NAMES
+from problems.registry import get_family
+
+from .executors import EXECUTORS
+
+# The embedded default problem: layered quadratics in the spectral norm (Muon's geometry) with
+# enough gradient noise that the noise terms, not the transient, set G_K at every horizon.
+DEFAULT_PROBLEM = "quadratic"
+DEFAULT_PARAMS = {"layers": 4, "dim": 8, "sigma": 1.0, "distance": 1.0}
+DEFAULT_METHODS = ("gluon", "mvr1", "mvr2", "mvr3")
+DEFAULT_HORIZONS = (100, 316, 1000, 3162, 10000)
+CRITERIA = ("stationarity",)
+DTYPES = ("float64", "float32")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration: the message names the field and the allowed values."""
+
+
+@dataclass(frozen=True)
+class RateCheckConfig:
+    problem: str = DEFAULT_PROBLEM
+    params: dict = field(default_factory=lambda: dict(DEFAULT_PARAMS))
+    methods: tuple = DEFAULT_METHODS
+    horizons: tuple = DEFAULT_HORIZONS
+    seeds: int = 16
+    root_seed: int = 0
+    radius_scale: float = 1.0
+    momentum_scale: float = 1.0
+    beta: float = 0.9
+    record_every: int = 1
+    tail: int = 3
+    bootstrap: int = 2000
+    tolerance: float = 0.04
+    noise_share: bool = True
+    criterion: str = "stationarity"
+    tuned: bool = False
+    lmo: str = "exact"
+    ns_steps: int = 5
+    executor: str = "processes"
+    scheduler: str | None = None
+    store: str = "results/gluon-mvr.sqlite"
+    json: str | None = None
+    device: str = "cpu"
+    dtype: str = "float64"
+
+    def as_dict(self):
+        d = asdict(self)
+        d["methods"], d["horizons"] = list(self.methods), list(self.horizons)
+        return d
+
+
+FIELD_NAMES = tuple(f.name for f in fields(RateCheckConfig))
+
+
+def _int(name, v, low=None):
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise ConfigError(f"{name}: expected an integer; got {v!r}")
+    try:
+        iv = int(v)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer; got {v!r}") from None
+    if low is not None and iv < low:
+        raise ConfigError(f"{name}: must be an integer >= {low}; got {v!r}")
+    return iv
+
+
+def _float(name, v, low=None, high=None, positive=False):
+    if isinstance(v, bool):
+        raise ConfigError(f"{name}: expected a number; got {v!r}")
+    try:
+        fv = float(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number; got {v!r}") from None
+    if math.isnan(fv) or math.isinf(fv):
+        raise ConfigError(f"{name}: must be a finite number; got {v!r}")
+    if positive and fv <= 0:
+        raise ConfigError(f"{name}: must be > 0; got {v!r}")
+    if low is not None and fv < low:
+        raise ConfigError(f"{name}: must be >= {low}; got {v!r}")
+    if high is not None and fv > high:
+        raise ConfigError(f"{name}: must be <= {high}; got {v!r}")
+    return fv
+
+
+def _choice(name, v, allowed):
+    if v not in allowed:
+        raise ConfigError(f"{name}: allowed values {', '.join(map(str, allowed))}; got {v!r}")
+    return v
+
+
+def _bool(name, v):
+    if isinstance(v, bool):
+        return v
+    raise ConfigError(f"{name}: expected true or false; got {v!r}")
+
+
+def _list(name, v):
+    if isinstance(v, str):
+        v = [t.strip() for t in v.split(",") if t.strip()]
+    if not isinstance(v, (list, tuple)):
+        raise ConfigError(f"{name}: expected a list; got {v!r}")
+    if not v:
+        raise ConfigError(f"{name}: must not be empty")
+    return list(v)
+
+
+def validate(raw: dict) -> RateCheckConfig:
+    """Build a :class:`RateCheckConfig` from a dict of overrides, validating every field."""
+    unknown = sorted(set(raw) - set(FIELD_NAMES))
+    if unknown:
+        raise ConfigError(f"unknown config key {unknown[0]!r}; allowed: {', '.join(FIELD_NAMES)}")
+    base = RateCheckConfig()
+    v = {f: getattr(base, f) for f in FIELD_NAMES}
+    v.update(raw)
+    try:
+        fam = get_family(v["problem"]) if isinstance(v["problem"], str) else None
+    except ValueError as exc:
+        raise ConfigError(f"problem: {exc}") from None
+    if fam is None:
+        raise ConfigError(f"problem: expected a name; got {v['problem']!r}")
+    if not isinstance(v["params"], dict):
+        raise ConfigError(f"params: expected a table of KEY = VALUE; got {v['params']!r}")
+    params = dict(v["params"]) if v["problem"] == base.problem or "params" in raw else {}
+    try:
+        params = fam.parse_params(params)
+    except ValueError as exc:
+        raise ConfigError(f"params: {exc}") from None
+    methods = tuple(_choice("methods", m, METHOD_NAMES) for m in _list("methods", v["methods"]))
+    if len(set(methods)) != len(methods):
+        raise ConfigError(f"methods: each method at most once; got {', '.join(methods)}")
+    horizons = tuple(_int("horizons", h, low=2) for h in _list("horizons", v["horizons"]))
+    if list(horizons) != sorted(set(horizons)):
+        raise ConfigError(f"horizons: must be distinct and increasing; got {list(horizons)}")
+    if len(horizons) < 2:
+        raise ConfigError("horizons: at least 2 horizons are needed for a rate fit")
+    cfg = RateCheckConfig(
+        problem=v["problem"], params=params, methods=methods, horizons=horizons,
+        seeds=_int("seeds", v["seeds"], low=2), root_seed=_int("root_seed", v["root_seed"], low=0),
+        radius_scale=_float("radius_scale", v["radius_scale"], positive=True),
+        momentum_scale=_float("momentum_scale", v["momentum_scale"], positive=True),
+        beta=_float("beta", v["beta"], low=0.0, high=1.0),
+        record_every=_int("record_every", v["record_every"], low=1),
+        tail=_int("tail", v["tail"], low=2), bootstrap=_int("bootstrap", v["bootstrap"], low=100),
+        tolerance=_float("tolerance", v["tolerance"], low=0.0),
+        noise_share=_bool("noise_share", v["noise_share"]),
+        criterion=_choice("criterion", v["criterion"], CRITERIA), tuned=_bool("tuned", v["tuned"]),
+        lmo=_choice("lmo", v["lmo"], INEXACT_LMOS), ns_steps=_int("ns_steps", v["ns_steps"], low=1),
+        executor=_choice("executor", v["executor"], EXECUTORS),
+        scheduler=None if v["scheduler"] in (None, "") else str(v["scheduler"]),
+        store=str(v["store"]), json=None if v["json"] in (None, "") else str(v["json"]),
+        device=_choice("device", v["device"], DEVICES), dtype=_choice("dtype", v["dtype"], DTYPES))
+    if cfg.tail > len(cfg.horizons):
+        raise ConfigError(f"tail: must be <= the number of horizons ({len(cfg.horizons)}); got {cfg.tail}")
+    if cfg.scheduler and cfg.executor != "dask":
+        raise ConfigError("scheduler: only used with executor 'dask'")
+    return cfg
+
+
+def load_toml(path) -> dict:
+    """Read a TOML config file into a dict of overrides (validated later by :func:`validate`)."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config: file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path} is not valid TOML ({exc})") from None
+    return data
+
+
+def merge(*layers: dict) -> dict:
+    out = {}
+    for layer in layers:
+        for k, v in layer.items():
+            if k == "params" and isinstance(v, dict) and isinstance(out.get("params"), dict):
+                out["params"] = {**out["params"], **v}
+            else:
+                out[k] = v
+    return out
+
+
+def with_overrides(cfg: RateCheckConfig, **kw) -> RateCheckConfig:
+    return replace(cfg, **kw)

@@ -1,0 +1,147 @@
+r"""The rate check (THEORY.md §4, §7): is Gluon :math:`K^{-1/4}` and MVR-Gluon :math:`K^{-1/3}`?
+
+For each method and horizon ``K`` it runs ``S`` seeds with the horizon-K parameters, measures
+:math:`G_K = \frac1K\sum_{k<K}\sum_i\|\nabla_i f(X^k)\|_{(i)*}` with exact gradients, fits the
+slope of :math:`\log G_K` against :math:`\log K` on the grid's tail with a seed bootstrap, and
+compares it with the theory exponent.  It also reports the noise share at the largest horizon,
+:math:`1 - G_K^{\text{noise off}}/G_K^{\text{noise on}}` (same seeds; without noise a run is
+deterministic, so one seed stands for all), and the largest measured/bound ratio when
+:mod:`theory` states a bound.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy
+
+from methods.presets import get_method
+from methods.schedules import horizon_schedule
+from problems import get_problem
+
+from .cells import cell_key, make_cell
+from .config import RateCheckConfig
+from .executors import execute
+from .fitting import fit_rate, verdict
+from .store import ResultStore
+
+THEORY_EXPONENT = {"momentum": -0.25, "mvr1": -1 / 3, "mvr2": -1 / 3, "mvr3": -1 / 3}
+
+
+def theory_exponent(method: str):
+    """Claimed exponent of :math:`G_K` for the method's estimator ([C]); ``None`` if no claim."""
+    return THEORY_EXPONENT.get(get_method(method).estimator)
+
+
+@dataclass
+class MethodReport:
+    method: str
+    horizons: list
+    G: list                 # seed-mean G_K per horizon
+    G_min: list
+    G_seeds: list           # per horizon, per seed
+    fit: object
+    theory: float | None
+    verdict: str | None
+    oracle_calls: list      # per seed, per horizon
+    noise_share: float | None
+    bound_ratio: float | None
+    bound_violations: list
+    diverged: int
+    wall_time: float
+
+    def as_dict(self):
+        d = {"method": self.method, "slope": self.fit.slope, "ci": list(self.fit.ci),
+             "theory": self.theory, "verdict": self.verdict, "horizons": self.horizons, "G": self.G,
+             "G_min": self.G_min, "oracle_calls": self.oracle_calls, "noise_share": self.noise_share,
+             "bound_ratio": self.bound_ratio, "bound_violations": self.bound_violations,
+             "diverged": self.diverged, "wall_time": self.wall_time}
+        d.update({k: v for k, v in self.fit.as_dict().items() if k not in ("slope", "ci")})
+        return d
+
+
+def _cells(cfg: RateCheckConfig):
+    seeds = list(range(cfg.seeds))
+    common = dict(radius_scale=cfg.radius_scale, momentum_scale=cfg.momentum_scale, beta=cfg.beta,
+                  record_every=cfg.record_every, root_seed=cfg.root_seed, dtype=cfg.dtype,
+                  device=cfg.device, lmo=cfg.lmo, ns_steps=cfg.ns_steps)
+    grid, off = {}, {}
+    for m in cfg.methods:
+        for K in cfg.horizons:
+            c = make_cell(cfg.problem, cfg.params, m, K, seeds, **common)
+            grid[m, K] = (cell_key(c), c)
+        if cfg.noise_share:
+            c = make_cell(cfg.problem, cfg.params, m, cfg.horizons[-1], seeds[:1], noise=False, **common)
+            off[m] = (cell_key(c), c)
+    return grid, off
+
+
+def _bound_ratios(cfg, problem, method, G_mean):
+    """Largest measured/bound over horizons, and the horizons where it exceeds 1."""
+    try:
+        from theory import evaluate_bound
+    except ImportError:
+        return None, []
+    fam = get_method(method).schedule_family
+    delta0 = problem.delta0()
+    ratios, bad = [], []
+    for K, g in zip(cfg.horizons, G_mean):
+        sched = horizon_schedule(fam, K, problem.constants.L1, cfg.radius_scale, cfg.momentum_scale, cfg.beta)
+        try:
+            b = evaluate_bound(method, K, sched, problem.constants, delta0)
+        except Exception:   # a method without a bound, or conditions not met
+            b = None
+        if b is None or not math.isfinite(b) or b <= 0:
+            continue
+        ratios.append(g / b)
+        if g > b:
+            bad.append({"K": K, "measured": g, "bound": b})
+    return (max(ratios) if ratios else None), bad
+
+
+def rate_check(cfg: RateCheckConfig, progress=None):
+    """Run (or reuse) every cell of the check and return ``(reports, store_path)``."""
+    store = ResultStore(cfg.store)
+    grid, off = _cells(cfg)
+    todo = list(grid.values()) + list(off.values())
+    execute(todo, store, cfg.executor, cfg.scheduler, progress=progress)
+    results = store.get_many(k for k, _ in todo)
+    problem = get_problem(cfg.problem, **cfg.params)
+    reports = []
+    for m in cfg.methods:
+        res = [results[grid[m, K][0]] for K in cfg.horizons]
+        G = numpy.array([r["G"] for r in res]).T                      # (S, nK)
+        fit = fit_rate(cfg.horizons, G, tail=cfg.tail, n_boot=cfg.bootstrap, seed=cfg.root_seed)
+        th = theory_exponent(m)
+        Gm = [float(numpy.nanmean(r["G"])) for r in res]
+        share = None
+        if m in off:
+            g_off = results[off[m][0]]["G"][0]
+            share = float(1.0 - g_off / Gm[-1]) if Gm[-1] > 0 else None
+        ratio, bad = _bound_ratios(cfg, problem, m, Gm)
+        div = sum(1 for r in res for d in r["diverged_at"] if d >= 0)
+        reports.append(MethodReport(
+            method=m, horizons=list(cfg.horizons), G=Gm,
+            G_min=[float(numpy.nanmean(r["G_min"])) for r in res], G_seeds=[r["G"] for r in res],
+            fit=fit, theory=th, verdict=None if th is None else verdict(fit, th, cfg.tolerance),
+            oracle_calls=[r["oracle_calls"] for r in res], noise_share=share, bound_ratio=ratio,
+            bound_violations=bad, diverged=div, wall_time=float(sum(r["wall_time"] for r in res))))
+    return reports, store.path
+
+
+def format_table(reports, problem: str) -> str:
+    head = (f"{'method':<11} {'slope':>7} {'95% CI':>17} {'theory':>7} {'verdict':>8} "
+            f"{'noise':>6} {'meas/bound':>10} {'calls@Kmax':>10} {'div':>4} {'time':>7}")
+    lines = [f"rate check on problem '{problem}'", head, "-" * len(head)]
+    for r in reports:
+        th = "-" if r.theory is None else f"{r.theory:.3f}"
+        share = "-" if r.noise_share is None else f"{r.noise_share:.2f}"
+        ratio = "-" if r.bound_ratio is None else f"{r.bound_ratio:.3f}"
+        lines.append(f"{r.method:<11} {r.fit.slope:>7.3f} [{r.fit.ci[0]:>7.3f},{r.fit.ci[1]:>7.3f}] {th:>7} "
+                     f"{r.verdict or '-':>8} {share:>6} {ratio:>10} {r.oracle_calls[-1]:>10d} "
+                     f"{r.diverged:>4d} {r.wall_time:>6.1f}s")
+    for r in reports:
+        for v in r.bound_violations:
+            lines.append(f"!! BOUND VIOLATED: {r.method} at K={v['K']}: measured G_K={v['measured']:.4g} "
+                         f"> bound {v['bound']:.4g}")
+    return "\n".join(lines)

@@ -1,0 +1,190 @@
+r"""Inexact spectral LMOs: Newton–Schulz iterations and a controlled-error oracle (THEORY.md §6).
+
+Newton–Schulz [C, Jordan 2024; Polar Express, arXiv 2505.16932]: normalise
+:math:`X_0 = G/(c\|G\|_F + \epsilon)`, work in the wide orientation (``m <= n``, transposing a
+tall ``G``), and repeat
+
+.. math::  X \leftarrow a X + b (X X^\top) X + c (X X^\top)^2 X,
+
+which maps every singular value by :math:`p(s) = a s + b s^3 + c s^5` and leaves the singular
+vectors alone, so the result approximates the polar factor :math:`U V^\top`.
+"""
+from __future__ import annotations
+
+
+
+import numpy
+
+from .backend import array_namespace
+from .norms import Norm, ScaledSpectralNorm, SpectralNorm, get_norm, register_norm
+
+_PE_RAW = (
+    (8.28721201814563, -23.595886519098837, 17.300387312530933),
+    (4.107059111542203, -2.9478499167379106, 0.5448431082926601),
+    (3.9486908534822946, -2.908902115962949, 0.5518191394370137),
+    (3.3184196573706015, -2.488488024314874, 0.51004894012372),
+    (2.300652019954817, -1.6689039845747493, 0.4188073119525673),
+    (1.891301407787398, -1.2679958271945868, 0.37680408948524835),
+    (1.8750014808534479, -1.2500016453999487, 0.3750001645474248),
+)
+# Polar Express [C]: every listed step but the last divided by (1.01, 1.01^3, 1.01^5) for a
+# safety margin; the input is normalised by 1.01 ||G||_F; past the list, (1.875, -1.25, 0.375).
+_PE = tuple((a / 1.01, b / 1.01 ** 3, c / 1.01 ** 5) for a, b, c in _PE_RAW[:-1]) + (_PE_RAW[-1],)
+_PE_TAIL = (1.875, -1.25, 0.375)
+
+COEFFICIENTS = {
+    "jordan": (3.4445, -4.7750, 2.0315),      # [C] Muon's quintic: fast, plateaus
+    "cubic": (1.5, -0.5, 0.0),                # classic Newton–Schulz
+    "quintic": (15 / 8, -10 / 8, 3 / 8),      # classic quintic
+    "polar-express": None,                    # per-step table above
+}
+NS_NAMES = tuple(COEFFICIENTS)
+
+
+def ns_coefficients(name: str, steps: int):
+    """The ``steps`` coefficient triples ``(a, b, c)`` used by :func:`newton_schulz`."""
+    if name not in COEFFICIENTS:
+        raise ValueError(f"unknown Newton–Schulz coefficients {name!r}; allowed: {', '.join(COEFFICIENTS)}")
+    if steps < 0 or int(steps) != steps:
+        raise ValueError(f"Newton–Schulz steps must be an integer >= 0; got {steps!r}")
+    if name == "polar-express":
+        return [(_PE[j] if j < len(_PE) else _PE_TAIL) for j in range(steps)]
+    return [COEFFICIENTS[name]] * steps
+
+
+def ns_input_scale(name: str) -> float:
+    """Factor ``c`` in the normalisation ``G / (c ||G||_F + eps)``."""
+    return 1.01 if name == "polar-express" else 1.0
+
+
+def singular_value_map(s, steps: int = 5, coefficients: str = "jordan"):
+    """Apply the scalar iteration :math:`s \\mapsto p_j(s)` to normalised singular values ``s``
+    (exactly what :func:`newton_schulz` does to each singular value, without matrices)."""
+    s = numpy.asarray(s, dtype=float)
+    for a, b, c in ns_coefficients(coefficients, steps):
+        s2 = s * s
+        s = s * (a + s2 * (b + c * s2))
+    return s
+
+
+def newton_schulz(G, steps: int = 5, coefficients: str = "jordan", dtype=None, eps: float = 1e-7):
+    r"""Approximate polar factor :math:`U V^\top` of ``G`` (shape ``(..., m, n)``).
+
+    Parameters
+    ----------
+    G : array
+        Batch of matrices (NumPy or CuPy).
+    steps : int
+        Number of iterations.
+    coefficients : {'jordan', 'cubic', 'quintic', 'polar-express'}
+    dtype : dtype, optional
+        Working precision (e.g. ``'float32'``); the result is cast back to ``G.dtype``.
+    eps : float
+        Guard in the normalisation :math:`G/(c\|G\|_F + \epsilon)` (Muon's 1e-7).
+    """
+    xp = array_namespace(G)
+    coeffs = ns_coefficients(coefficients, steps)
+    out_dtype = G.dtype
+    X = G.astype(dtype if dtype is not None else G.dtype, copy=False)
+    tall = X.shape[-2] > X.shape[-1]
+    if tall:
+        X = xp.swapaxes(X, -1, -2)
+    fro = xp.sqrt(xp.sum(X * X, axis=(-2, -1), keepdims=True))
+    X = X / (ns_input_scale(coefficients) * fro + eps)
+    for a, b, c in coeffs:
+        A = X @ xp.swapaxes(X, -1, -2)
+        B = b * A + c * (A @ A)
+        X = a * X + B @ X
+    if tall:
+        X = xp.swapaxes(X, -1, -2)
+    return X.astype(out_dtype, copy=False)
+
+
+class NewtonSchulzSpectralNorm(SpectralNorm):
+    """Spectral geometry whose LMO is ``-newton_schulz(G) / scale``: Muon as it is run."""
+
+    name = "spectral-ns"
+    base = SpectralNorm
+
+    def __init__(self, steps: int = 5, coefficients: str = "jordan", dtype=None):
+        ns_coefficients(coefficients, steps)   # validates
+        self.steps, self.coefficients, self.dtype = int(steps), coefficients, dtype
+
+    def lmo(self, G):
+        m, n = G.shape[-2:]
+        return -newton_schulz(G, self.steps, self.coefficients, self.dtype) / self.scale(m, n)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(steps={self.steps}, coefficients={self.coefficients!r}, dtype={self.dtype!r})"
+
+
+class NewtonSchulzScaledSpectralNorm(NewtonSchulzSpectralNorm, ScaledSpectralNorm):
+    """Scion's scaled spectral geometry with a Newton–Schulz LMO."""
+
+    name = "scaled-spectral-ns"
+
+
+ERROR_MODES = ("random", "adversarial", "overshoot")
+
+
+class ControlledErrorLMO(Norm):
+    r"""Exact LMO plus a controlled error: :math:`\widetilde{\mathrm{lmo}}(M) = \mathrm{lmo}(M) + \delta E`,
+    :math:`\|E\| \le 1` in the layer's norm (the error model of THEORY.md §6).
+
+    ``mode``: ``'adversarial'`` takes :math:`E = -\mathrm{lmo}(M)` (alignment exactly
+    :math:`1-\delta`, the worst case of :math:`\langle M,\widetilde{\mathrm{lmo}}\rangle \le -(1-\delta)\|M\|_*`);
+    ``'overshoot'`` takes :math:`E = +\mathrm{lmo}(M)` (norm exactly :math:`1+\delta`);
+    ``'random'`` draws a Gaussian direction normalised to norm 1 from ``seed``'s generator.
+    """
+
+    name = "controlled"
+
+    def __init__(self, base: str = "spectral", delta: float = 0.1, mode: str = "random", seed: int = 0):
+        d = float(delta)
+        if not (0.0 <= d < 1.0):
+            raise ValueError(f"controlled LMO delta must lie in [0, 1); got {delta!r}")
+        if mode not in ERROR_MODES:
+            raise ValueError(f"controlled LMO mode must be one of {ERROR_MODES}; got {mode!r}")
+        self.base = get_norm(base) if isinstance(base, str) else base
+        self.delta, self.mode = d, mode
+        self._rng = numpy.random.default_rng(seed)
+
+    def norm(self, X):
+        return self.base.norm(X)
+
+    def dual_norm(self, G):
+        return self.base.dual_norm(G)
+
+    def rho(self, shape):
+        return self.base.rho(shape)
+
+    def lmo(self, G):
+        xp = array_namespace(G)
+        exact = self.base.lmo(G)
+        if self.mode == "adversarial":
+            E = -exact
+        elif self.mode == "overshoot":
+            E = exact
+        else:
+            E = xp.asarray(self._rng.standard_normal(G.shape), dtype=G.dtype)
+            E = E / self.base.norm(E)[..., None, None]
+        return exact + self.delta * E
+
+    def __repr__(self):
+        return f"ControlledErrorLMO(base={self.base.name!r}, delta={self.delta}, mode={self.mode!r})"
+
+
+register_norm("spectral-ns", NewtonSchulzSpectralNorm)
+register_norm("scaled-spectral-ns", NewtonSchulzScaledSpectralNorm)
+register_norm("controlled", ControlledErrorLMO)
+
+
+def spectral_error(G, approx):
+    r"""Spectral error :math:`\max_j|\phi(s_j) - 1|` of an approximate polar factor, measured as
+    :math:`\|\widetilde P - UV^\top\|_{op}` against the float64 SVD (the same number when
+    ``approx`` shares ``G``'s singular vectors, as Newton–Schulz does)."""
+    xp = array_namespace(G)
+    exact = SpectralNorm().polar(G.astype("float64"))
+    return xp.linalg.svd(approx.astype("float64") - exact, compute_uv=False)[..., 0]
+
+

@@ -1,0 +1,269 @@
+r"""The run loop: one method on one problem for ``K`` iterations, a batch of seeds at once.
+
+At iteration ``k`` (``X^0`` the problem's initial point, the same for every seed):
+
+1. draw :math:`\xi^k` (one sample per seed), evaluate :math:`\nabla f_{\xi^k}(X^k)` and, for
+   MVR estimators, :math:`\nabla f_{\xi^k}(X^{k-1})` with the same sample;
+2. form :math:`M^k` with the estimator (:math:`M^0 = \nabla f_{\xi^0}(X^0)`);
+3. record, every ``record_every`` iterations, the exact layer-wise dual gradient norms
+   :math:`\|\nabla_i f(X^k)\|_{(i)*}` in the problem's norms, :math:`f(X^k)`, the oracle calls;
+4. step :math:`X_i^{k+1} = X_i^k + t_i^k\,\mathrm{lmo}_i(M_i^k)`.
+
+Everything stays on the device during the loop (records are written into preallocated device
+arrays and copied to the host once); divergence is found afterwards from the records: a seed
+whose recorded value or norm is not finite is marked diverged at the first such iteration and
+its later records are NaN, never dropped silently.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy
+
+from .backend import get_backend, to_numpy
+from .presets import build_norm, get_method
+from .schedules import Schedule, adaptive_schedule, horizon_schedule
+
+
+def seed_generators(seeds, root_seed: int = 0):
+    """One ``numpy.random.Generator`` per seed id, derived from ``root_seed`` with the
+    ``SeedSequence`` spawn tree, so seed ``s`` draws the same numbers in any batch."""
+    return [numpy.random.default_rng(numpy.random.SeedSequence(root_seed, spawn_key=(int(s),)))
+            for s in seeds]
+
+
+@dataclass
+class Trajectory:
+    """Host-side record of a batched run (arrays have the seed axis first).
+
+    Attributes
+    ----------
+    iterations : (R,) int
+        Recorded iterations ``k``.
+    grad_norms : (S, R, p)
+        Exact dual gradient norms per layer at the recorded iterations.
+    values : (S, R)
+        :math:`f(X^k)` at the recorded iterations.
+    oracle_calls : (R,)
+        Stochastic-gradient calls per seed spent up to and including iteration ``k``.
+    final_value, final_grad_norms : (S,), (S, p)
+        At :math:`X^K`.
+    diverged_at : (S,) int
+        First recorded iteration with a non-finite value (``-1``: never).
+    radius : (R, p) or (S, R, p)
+        Radii used at the recorded iterations.
+    """
+
+    method: str
+    K: int
+    seeds: tuple
+    iterations: numpy.ndarray
+    grad_norms: numpy.ndarray
+    values: numpy.ndarray
+    oracle_calls: numpy.ndarray
+    final_value: numpy.ndarray
+    final_grad_norms: numpy.ndarray
+    diverged_at: numpy.ndarray
+    radius: numpy.ndarray
+    schedule: dict
+    wall_time: float
+    params: list | None = field(default=None, repr=False)
+
+    @property
+    def stationarity(self):
+        r"""Per seed :math:`G_K = \frac1R\sum_{\text{recorded }k}\sum_i \|\nabla_i f(X^k)\|_*`
+        (the mean over all ``k < K`` when ``record_every = 1``); NaN for diverged seeds."""
+        return self.grad_norms.sum(axis=-1).mean(axis=-1)
+
+    @property
+    def min_stationarity(self):
+        """Per seed :math:`\\min_k \\sum_i \\|\\nabla_i f(X^k)\\|_*` over recorded iterations."""
+        return self.grad_norms.sum(axis=-1).min(axis=-1)
+
+    @property
+    def n_diverged(self) -> int:
+        return int((self.diverged_at >= 0).sum())
+
+
+def _finalise_divergence(iterations, grad_norms, values):
+    bad = ~numpy.isfinite(values) | ~numpy.isfinite(grad_norms).all(axis=-1)   # (S, R)
+    first = numpy.where(bad.any(axis=1), bad.argmax(axis=1), -1)
+    for s in numpy.nonzero(first >= 0)[0]:
+        values[s, first[s]:] = numpy.nan
+        grad_norms[s, first[s]:] = numpy.nan
+    return numpy.where(first >= 0, iterations[numpy.maximum(first, 0)], -1)
+
+
+class _Geometry:
+    """Per-group LMOs and dual norms; layers of one group that use different norms are
+    handled on index slices (rare: Scion's head shaped like a hidden layer)."""
+
+    def __init__(self, layout, norm_names, build):
+        self.parts = []
+        for ls in layout.group_layers:
+            names = [norm_names[i] for i in ls]
+            if len(set(names)) == 1:
+                self.parts.append([(build(names[0]), None)])
+            else:
+                self.parts.append([(build(n), [j for j, m in enumerate(names) if m == n])
+                                   for n in dict.fromkeys(names)])
+
+    def _apply(self, fn_name, arrays, xp, out_like):
+        out = []
+        for parts, A in zip(self.parts, arrays):
+            if len(parts) == 1:
+                out.append(getattr(parts[0][0], fn_name)(A))
+                continue
+            R = out_like(A)
+            for norm, idx in parts:
+                R[:, idx] = getattr(norm, fn_name)(A[:, idx])
+            out.append(R)
+        return out
+
+    def lmo(self, arrays, xp):
+        return self._apply("lmo", arrays, xp, xp.empty_like)
+
+    def dual_norm(self, arrays, xp):
+        return self._apply("dual_norm", arrays, xp, lambda A: xp.empty(A.shape[:2], dtype=A.dtype))
+
+
+def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedule | None = None, *,
+        record_every: int = 1, root_seed: int = 0, device: str = "cpu", dtype: str = "float64",
+        lmo: str = "exact", ns_steps: int = 5, ns_dtype=None, radius_scale: float = 1.0,
+        momentum_scale: float = 1.0, beta: float = 0.9, record_params: bool = False,
+        progress=None) -> Trajectory:
+    """Run ``method`` on ``problem`` for ``K`` iterations over a batch of seeds.
+
+    Parameters
+    ----------
+    problem : problems.Problem
+    method : str
+        A preset name (:data:`methods.presets.METHOD_NAMES`).
+    K : int
+        Number of iterations (the horizon).
+    seeds : int or sequence of int
+        Seed ids (an int ``S`` means ``range(S)``); seed ``s`` draws from
+        :func:`seed_generators`, so the batch reproduces single-seed runs bit for bit.
+    schedule : Schedule, optional
+        Defaults to the horizon-K theory schedule of the method's family
+        (:func:`methods.schedules.horizon_schedule` with ``radius_scale``, ``momentum_scale``,
+        ``beta``), or the adaptive radius for ``gluon-det``.
+    record_every : int
+        Record every ``r``-th iteration (``k = 0, r, 2r, ...``).
+    lmo, ns_steps, ns_dtype :
+        Inexact spectral LMO (``'ns-jordan'``, ``'ns-cubic'``, ``'ns-quintic'``,
+        ``'polar-express'``) with its steps and working dtype.
+    record_params : bool
+        Keep host copies of the parameters at recorded iterations (for constants estimation).
+    progress : callable, optional
+        Called as ``progress(k)`` every recorded iteration.
+    """
+    spec = get_method(method)
+    K = int(K)
+    if K < 1:
+        raise ValueError(f"K must be an integer >= 1; got {K}")
+    if record_every < 1:
+        raise ValueError(f"record_every must be >= 1; got {record_every}")
+    seeds = tuple(range(seeds)) if isinstance(seeds, (int, numpy.integer)) else tuple(int(s) for s in seeds)
+    if not seeds:
+        raise ValueError("seeds: at least one seed is needed")
+    xp = get_backend(device)
+    layout = problem.layout
+    S, p = len(seeds), layout.n_layers
+    consts = problem.constants
+
+    if schedule is None:
+        if spec.deterministic:
+            schedule = adaptive_schedule(consts.L0, consts.L1)
+        else:
+            schedule = horizon_schedule(spec.schedule_family, K, consts.L1, radius_scale=radius_scale,
+                                        momentum_scale=momentum_scale, beta=beta)
+    if schedule.n_layers != p:
+        raise ValueError(f"schedule has {schedule.n_layers} radii but the problem has {p} layers")
+
+    geometry = _Geometry(layout, spec.layer_norm_names(consts.norms),
+                         lambda n: build_norm(n, lmo=lmo, ns_steps=ns_steps, ns_dtype=ns_dtype))
+    measure = _Geometry(layout, consts.norms, build_norm)
+    estimator = spec.make_estimator()
+    rngs = seed_generators(seeds, root_seed)
+    factor, betas, qs = schedule.tables(K)
+    base_radius = [xp.asarray(r, dtype=dtype)[None, :, None, None] for r in layout.split(schedule.radius)]
+    if schedule.adaptive is not None:
+        L0s = [xp.asarray(v, dtype=dtype)[None, :] for v in layout.split([a for a, _ in schedule.adaptive])]
+        L1s = [xp.asarray(v, dtype=dtype)[None, :] for v in layout.split([b for _, b in schedule.adaptive])]
+
+    rec_iters = numpy.arange(0, K, record_every)
+    R = len(rec_iters)
+    rec_norms = xp.empty((R, S, p), dtype=dtype)
+    rec_values = xp.empty((R, S), dtype=dtype)
+    rec_radius = xp.empty((R, S, p), dtype=dtype)
+    kept = [] if record_params else None
+    calls_per_step = 0 if spec.deterministic else estimator.calls_per_step
+
+    def oracle(X, sample):
+        return problem.grad(X) if spec.deterministic else problem.stochastic_grad(X, sample)
+
+    def record(slot, X, radii):
+        rec_norms[slot] = layout.merge(measure.dual_norm(problem.grad(X), xp))
+        rec_values[slot] = problem.value(X)
+        rec_radius[slot] = layout.merge([xp.broadcast_to(r.reshape(r.shape[:2]), (S, r.shape[1])) for r in radii])
+        if kept is not None:
+            kept.append([to_numpy(x) for x in X])
+
+    start = time.perf_counter()
+    X = problem.initial_point(S, xp, dtype)
+    X_prev = None
+    sample = None if spec.deterministic else problem.sample(rngs, xp, dtype)
+    g = oracle(X, sample)
+    states, M = zip(*(estimator.init(gi) for gi in g)) if not spec.deterministic else (None, g)
+    states = list(states) if states is not None else None
+    M = list(M)
+    slot = 0
+    with numpy.errstate(all="ignore"):
+        for k in range(K):
+            if k > 0:
+                if spec.deterministic:
+                    M = problem.grad(X)
+                else:
+                    sample = problem.sample(rngs, xp, dtype)
+                    g = problem.stochastic_grad(X, sample)
+                    if estimator.same_sample_previous:
+                        gp = problem.stochastic_grad(X_prev, sample)
+                    else:
+                        gp = [None] * len(g)
+                    b, q = float(betas[k]), float(qs[k])
+                    M = []
+                    for j in range(len(g)):
+                        Mj, states[j] = estimator.step(states[j], g[j], gp[j], b, q)
+                        M.append(Mj)
+            if schedule.adaptive is not None:
+                a = geometry.dual_norm(M, xp)
+                radii = [(ai / (l0 + l1 * ai))[:, :, None, None] for ai, l0, l1 in zip(a, L0s, L1s)]
+            else:
+                f = float(factor[k])
+                radii = [f * r for r in base_radius]
+            if slot < R and rec_iters[slot] == k:
+                record(slot, X, radii)
+                slot += 1
+                if progress is not None:
+                    progress(k)
+            D = geometry.lmo(M, xp)
+            X_prev = X
+            X = [x + r * d for x, r, d in zip(X, radii, D)]
+        final_norms = to_numpy(layout.merge(measure.dual_norm(problem.grad(X), xp)))
+        final_value = to_numpy(problem.value(X))
+    wall = time.perf_counter() - start
+
+    grad_norms = numpy.ascontiguousarray(to_numpy(rec_norms).transpose(1, 0, 2))
+    values = numpy.ascontiguousarray(to_numpy(rec_values).T)
+    diverged = _finalise_divergence(rec_iters, grad_norms, values)
+    bad_final = ~numpy.isfinite(final_value) | ~numpy.isfinite(final_norms).all(axis=-1)
+    diverged = numpy.where((diverged < 0) & bad_final, K, diverged)
+    radius = numpy.ascontiguousarray(to_numpy(rec_radius).transpose(1, 0, 2))
+    if schedule.adaptive is None:
+        radius = radius[0]
+    return Trajectory(method=method, K=K, seeds=seeds, iterations=rec_iters, grad_norms=grad_norms,
+                      values=values, oracle_calls=1 + calls_per_step * rec_iters,
+                      final_value=final_value, final_grad_norms=final_norms, diverged_at=diverged,
+                      radius=radius, schedule=schedule.describe(), wall_time=wall, params=kept)
