@@ -6,12 +6,16 @@ for the module that owns its arrays, so the same lines run on the CPU (NumPy) an
 """
 from __future__ import annotations
 
+import functools
+
 import numpy
 
 DEVICES = ("cpu", "gpu")
 
 
+@functools.lru_cache(maxsize=1)
 def _cupy():
+    """The cupy module, or None; looked up once (a failed import is not cached by Python)."""
     try:
         import cupy  # noqa: F401
     except Exception:  # ImportError, or a CUDA runtime error at import time

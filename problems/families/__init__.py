@@ -1,2 +1,2 @@
 """Problem families; importing this package registers each one by name."""
-from . import quadratic  # noqa: F401
+from . import l0l1, nonconvex, quadratic, star, twolayer  # noqa: F401
