@@ -1,0 +1,66 @@
+"""``theory`` subcommand: ``verify`` (the symbolic checks) and ``check`` (a user's schedule).
+
+:func:`register` adds it to the toolkit's argparse CLI; each handler returns the exit code:
+``verify`` 0 when every check passes, 1 otherwise; ``check`` 0 when the claimed rate is
+attained, 1 when not, 2 on bad input (one line naming the field).
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _write_json(path, payload):
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2)
+        fh.write("\n")
+
+
+def _verify(args) -> int:
+    from .verify import run_all
+    checks = run_all()
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+    failed = [c for c in checks if not c.passed]
+    print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed"
+          + (f"; FAILED: {', '.join(c.name for c in failed)}" if failed else ""))
+    if args.json:
+        _write_json(args.json, {"checks": [c.as_dict() for c in checks],
+                                "passed": not failed, "n_checks": len(checks), "n_failed": len(failed)})
+    return 1 if failed else 0
+
+
+def _check(args) -> int:
+    from .check import BadInput, check_schedule
+    try:
+        result = check_schedule(args.method, args.radius, args.momentum, args.q)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result.message)
+    for name, exp in result.terms:
+        print(f"  {name:<16} K^{exp}")
+    for name, ok, detail in result.conditions:
+        if not ok:
+            print(f"  condition failed: {name} ({detail})")
+    if args.json:
+        _write_json(args.json, result.as_dict())
+    return 0 if result.attained else 1
+
+
+def register(subparsers):
+    """Add ``theory verify`` and ``theory check`` to an argparse ``subparsers`` object."""
+    p = subparsers.add_parser("theory", help="symbolic bounds: verify them, or check a schedule's rate")
+    sub = p.add_subparsers(dest="theory_command", required=True)
+    v = sub.add_parser("verify", help="run every symbolic check; exit 1 on any failure")
+    v.add_argument("--json", metavar="PATH", help="write every check (name, passed, detail) as JSON")
+    v.set_defaults(func=_verify)
+    c = sub.add_parser("check", help="rate of a method's bound under a schedule given as expressions in K")
+    c.add_argument("--method", required=True, help="gluon, mvr1, mvr2 or mvr3")
+    c.add_argument("--radius", required=True, help="radius t(K), e.g. 'K**(-2/3)' or 't0*K^(-3/4)'")
+    c.add_argument("--momentum", required=True, help="1 - beta as an expression in K")
+    c.add_argument("--q", default=None, help="MVR mixing q(K) (mvr2, mvr3)")
+    c.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    c.set_defaults(func=_check)
+    return p

@@ -1,0 +1,503 @@
+r"""The symbolic verifier: every bound's algebra, parameter choices, conditions and rates.
+
+:func:`run_all` returns a list of :class:`Check` (name, passed, detail).  Each check is a
+function of the formula it checks, with the toolkit's formula as the default argument, so a
+wrong formula handed to it is rejected (the tests do exactly that).  Kinds of checks:
+
+- ``recursion:*`` — an error recursion follows from the update rule (exact linear algebra; the
+  identities are linear in vector quantities with scalar coefficients, so commuting symbols
+  prove them);
+- ``step:*`` — a one-step inequality or identity used in a derivation follows from the line
+  before it;
+- ``exponent:*`` — the leading exponent in ``K`` of a bound on its horizon schedule is the
+  claimed one;
+- ``minimax:*`` — the schedule's exponents minimise the bound's rate exponent (the linear
+  programme of :mod:`theory.asymptotics`), i.e. the terms balance there;
+- ``optimum:*`` — a closed-form optimal parameter is a stationary point and a minimum
+  (or maximiser of a decrease);
+- ``K0:*`` — a condition holds for every ``K`` past a stated ``K0``;
+- ``schedules:*`` — :mod:`methods.schedules` agrees with the symbolic choices.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import symbols as S
+from .asymptotics import affine_exponent, max_affine, minimax_exponent, term_exponent
+from .bounds_nonconvex import (C_DRIFT, C_NO_DRIFT, CORR_H, DETERMINISTIC, HORIZON_BOUND_METHODS,
+                               NOISE_H, get_bound, symbolic_cap)
+from .bounds_star import STAR_METHODS, get_star_bound
+from . import inexact
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification: ``name``, ``passed`` and a human ``detail``."""
+
+    name: str
+    passed: bool
+    detail: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "passed", bool(self.passed))   # sympy booleans -> bool
+
+    def as_dict(self):
+        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+
+
+def _is_zero(expr) -> bool:
+    e = sp.simplify(sp.expand(expr))
+    return e == 0
+
+
+def _is_positive(expr, samples=200) -> bool:
+    """``expr > 0`` for all positive symbols and ``0 <= delta < 1``: sympy first (with
+    :math:`\\delta=s/(1+s)`), then random samples as a fallback (a counterexample fails)."""
+    sv = sp.Symbol("s_delta", positive=True)
+    e = sp.simplify(expr.subs(S.delta, sv / (1 + sv)))
+    if e.is_positive:
+        return True
+    if e.is_nonpositive:
+        return False
+    rng = random.Random(1)
+    syms = sorted(e.free_symbols, key=lambda x: x.name)
+    f = sp.lambdify(syms, e, "math")
+    for _ in range(samples):
+        if not f(*[10 ** rng.uniform(-3, 3) for _ in syms]) > 0:
+            return False
+    return True
+
+
+def _guard(name, fn, *args, **kw) -> Check:
+    """Run one check; an exception is a failure with its message (never a crash of the run)."""
+    try:
+        return fn(*args, **kw)
+    except Exception as exc:  # a formula sympy cannot handle is a failed check, reported
+        return Check(name, False, f"error: {type(exc).__name__}: {exc}")
+
+
+# ================================================================== recursions
+beta = sp.Symbol("beta", positive=True)
+G1, G0, N, Dk, E_prev, e_prev = sp.symbols("gradf_k gradf_km1 N_k D_k E_prev e_prev")
+
+
+def _samples():
+    """Sample gradients at X^k and X^{k-1} with one sample, in terms of the error symbols."""
+    g_at_k = G1 + N
+    g_at_km1 = G0 + N - Dk      # from D_k = [g(X^k) - g(X^{k-1})] - [gradf(X^k) - gradf(X^{k-1})]
+    return g_at_k, g_at_km1
+
+
+def _updates():
+    gk, gkm1 = _samples()
+    M_prev, g_prev = G0 + E_prev, G0 + e_prev
+    g_mvr = gk + (1 - S.q) * (g_prev - gkm1)
+    return {
+        "gluon": beta * M_prev + (1 - beta) * gk,
+        "mvr1": gk + beta * (M_prev - gkm1),
+        "mvr2": beta * M_prev + (1 - beta) * g_mvr,
+        "mvr3": beta * M_prev + (1 - beta) * g_mvr + beta * (gk - gkm1),
+        "mvr2-inner": g_mvr,
+    }
+
+
+#: error recursions claimed in the docstrings of :mod:`theory.bounds_nonconvex` [R]
+CLAIMED_RECURSIONS = {
+    "gluon": beta * E_prev + beta * (G0 - G1) + (1 - beta) * N,
+    "mvr1": beta * E_prev + (1 - beta) * N + beta * Dk,
+    "mvr2-inner": (1 - S.q) * e_prev + S.q * N + (1 - S.q) * Dk,
+    "mvr2": beta * E_prev + beta * (G0 - G1) + (1 - beta) * (e_prev * (1 - S.q) + S.q * N + (1 - S.q) * Dk),
+    "mvr3": beta * E_prev + (1 - beta) * ((1 - S.q) * e_prev + S.q * N + (1 - S.q) * Dk) + beta * Dk,
+}
+
+
+def check_recursion(method, claimed=None) -> Check:
+    """``M^k - gradf(X^k)`` computed from the update rule equals the claimed recursion."""
+    claimed = CLAIMED_RECURSIONS[method] if claimed is None else claimed
+    err = _updates()[method] - G1
+    ok = _is_zero(err - claimed)
+    return Check(f"recursion:{method}", ok,
+                 f"E^k = {sp.simplify(err)}; claimed {claimed}" + ("" if ok else " (MISMATCH)"))
+
+
+def check_mvr3_alternative() -> Check:
+    """MVR-3's alternative correction beta(g^k - g^{k-1}) keeps M^k = g^k (so MVR-1's bound, 1-beta -> q)."""
+    g_prev, g_new, M_prev = sp.symbols("g_prev g_new M_prev")
+    M = beta * M_prev + (1 - beta) * g_new + beta * (g_new - g_prev)
+    ok = _is_zero((M - g_new) - beta * (M_prev - g_prev))
+    return Check("recursion:mvr3-alt", ok, "M^k - g^k = beta (M^{k-1} - g^{k-1}), and M^0 = g^0, so M^k = g^k")
+
+
+# ================================================================== one-step lines
+def check_step_identity(name, previous, claimed, note="") -> Check:
+    ok = _is_zero(previous - claimed)
+    return Check(f"step:{name}", ok, f"{previous} == {claimed}" + (f" ({note})" if note else "")
+                 + ("" if ok else " (does NOT follow)"))
+
+
+def check_noise_factors(noise=NOISE_H, corr=CORR_H) -> Check:
+    r"""(L2): :math:`(1-\beta)/\sqrt{1-\beta^2}` and :math:`\beta/\sqrt{1-\beta^2}` in terms of h."""
+    b = 1 - S.one_minus_beta
+    a1 = sp.simplify((S.one_minus_beta / sp.sqrt(1 - b ** 2)) ** 2 - noise ** 2)
+    a2 = sp.simplify((b / sp.sqrt(1 - b ** 2)) ** 2 - corr ** 2)
+    ok = a1 == 0 and a2 == 0
+    return Check("step:martingale-factors", ok,
+                 f"(1-b)/sqrt(1-b^2) = {noise}; b/sqrt(1-b^2) = {corr}" + ("" if ok else f" (residuals {a1}, {a2})"))
+
+
+def check_descent_coefficient(method, floor) -> Check:
+    r"""Under the schedule caps (and :math:`t\le1/L_1`), :math:`c_i\ge` ``floor`` (:math:`\delta=0`).
+
+    :math:`c` is affine and decreasing in :math:`u=L_1t\le1` and :math:`v=(1-h)L_1t/h\le1/8`,
+    so its minimum over the caps is at the corner; verified symbolically and on random samples.
+    """
+    c = (C_DRIFT if method in ("gluon", "mvr2") else C_NO_DRIFT).subs(S.delta, 0)
+    u, v = sp.symbols("u v", nonnegative=True)
+    h = S.one_minus_beta
+    lin = 1 - u / 2 - 2 * v if method in ("gluon", "mvr2") else 1 - u / 2
+    same = _is_zero(c - lin.subs({u: S.L1 * S.t, v: (1 - h) * S.L1 * S.t / h}))
+    corner = lin.subs({u: 1, v: sp.Rational(1, 8)})
+    rng = random.Random(0)
+    worst = math.inf
+    fc = sp.lambdify((S.t, S.L1, h), c)
+    fcap = sp.lambdify((h, S.L1), symbolic_cap(method))
+    for _ in range(2000):
+        hh, L1 = rng.uniform(1e-4, 1.0 - 1e-9), 10 ** rng.uniform(-3, 3)
+        cap = min(1 / L1, fcap(hh, L1))
+        worst = min(worst, fc(cap * rng.random(), L1, hh), fc(cap, L1, hh))
+    ok = same and corner >= floor and worst >= floor - 1e-12
+    return Check(f"step:descent-coefficient:{method}", ok,
+                 f"c = {lin} with u = L1 t <= 1, v = (1-h) L1 t / h <= 1/8 -> c >= {corner} "
+                 f"(claimed {floor}); sampled min {worst:.4f}")
+
+
+# ================================================================== exponents and minimax
+def _horizon_terms(bound, horizon=None, exact=True):
+    """Homogeneous terms (one layer, w = 1, exact LMO) on a horizon schedule."""
+    hz = dict(bound.horizon if horizon is None else horizon)
+    vals = {S.t: hz["t"], S.one_minus_beta: hz["one_minus_beta"], S.q: hz["q"]}
+    return [(n, e.subs(S.delta, 0).subs(S.w, 1).subs(vals)) for n, e in bound.homogeneous_terms(p=1)]
+
+
+def check_exponent(name, terms, claimed, K=S.K) -> Check:
+    """The largest exponent among the positive ``terms`` equals ``claimed``."""
+    exps = [(n, term_exponent(sp.sympify(e), K)) for n, e in terms]
+    lead = max(e for _, e in exps)
+    ok = sp.simplify(lead - sp.sympify(claimed)) == 0
+    return Check(f"exponent:{name}", ok, f"leading exponent {lead} (claimed {claimed}); terms "
+                 + ", ".join(f"{n}: {e}" for n, e in exps))
+
+
+def check_horizon_exponent(method, claimed=None, horizon=None) -> Check:
+    b = get_bound(method)
+    claimed = b.claimed_exponent if claimed is None else claimed
+    return check_exponent(method, _horizon_terms(b, horizon), claimed)
+
+
+def check_coefficient_limit(method) -> Check:
+    """On the horizon schedule, the descent coefficient c tends to a positive constant (1)."""
+    b = get_bound(method)
+    hz = b.horizon
+    c = b.coefficient.subs(S.delta, 0).subs({S.t: hz["t"], S.one_minus_beta: hz["one_minus_beta"], S.q: hz["q"]})
+    lim = sp.limit(c, S.K, sp.oo)
+    ok = bool(lim.is_positive)
+    return Check(f"K0:coefficient-limit:{method}", ok, f"lim c_i = {lim} as K -> oo")
+
+
+def _exponent_forms(bound, region_points):
+    """Affine exponent forms of every term of ``bound`` in (x, y): t = K^-x, (1-beta or q) = K^-y."""
+    second = bound.exponent_params[1]
+    forms = []
+    for name, _ in bound.numerator:
+        def term_of(pt, name=name):
+            hz = dict(bound.horizon)
+            hz["t"] = S.K ** (-pt[0])
+            hz[second] = S.K ** (-pt[1])
+            return dict(_horizon_terms(bound, hz))[name]
+        forms.append((name, affine_exponent(term_of, ("x", "y"), region_points)))
+    return forms
+
+
+#: probe points for the affine fits (inside the region where every term is a monomial:
+#: 0 < y < x < 1 keeps t/(1-beta) -> 0 for the drift methods)
+PROBES = (("3/4", "1/2"), ("7/8", "1/2"), ("3/4", "5/8"), ("5/6", "1/3"))
+
+
+def check_minimax(method, claimed_point=None, forms=None) -> Check:
+    """The claimed exponents (x, y) minimise the rate exponent max_j e_j(x, y) (terms balance)."""
+    from methods.schedules import horizon_exponents
+    b = get_bound(method)
+    claimed_point = horizon_exponents(method) if claimed_point is None else claimed_point
+    claimed_point = tuple(sp.nsimplify(v) for v in claimed_point)
+    forms = [f for _, f in _exponent_forms(b, PROBES)] if forms is None else forms
+    box = [(0, 2), (0, 1)]
+    if method in ("gluon",):
+        box.append(("ge", (1, -1), 0))           # t must vanish faster than 1-beta (c_i > 0)
+    best, argbest = minimax_exponent(forms, box)
+    at_claim = max_affine(forms, claimed_point)
+    ok = at_claim == best
+    return Check(f"minimax:{method}", ok,
+                 f"min over (x, y) of the rate exponent = {best} at {argbest}; the schedule "
+                 f"{claimed_point} gives {at_claim}" + ("" if ok else " (NOT optimal)"))
+
+
+# ================================================================== K0 conditions
+def _monomial_after(ratio, K0, name) -> Check:
+    """``ratio(K)`` = condition quantity / its limit; it must be a decreasing monomial equal to 1 at K0."""
+    r = sp.powsimp(sp.simplify(ratio), force=True)
+    coeff, alpha = r.as_coeff_exponent(S.K)
+    ok = (not coeff.has(S.K)) and alpha < 0 and _is_zero(sp.simplify(r.subs(S.K, K0)) - 1)
+    return Check(f"K0:{name}", ok, f"ratio {r} ~ K^{alpha}, equals 1 at K0 = {K0}; holds for K >= K0"
+                 + ("" if ok else " (FAILS)"))
+
+
+def k0_checks() -> list:
+    r"""Conditions of the horizon schedules, uncapped, and the ``K0`` past which they hold [R].
+
+    - gluon: :math:`1-\beta=c_\beta K^{-1/2}\le1` for :math:`K\ge c_\beta^2`;
+      :math:`t_0K^{-3/4}\le1/L_1` for :math:`K\ge(t_0L_1)^{4/3}`;
+      :math:`t_0K^{-3/4}\le h/(8L_1)\le h/(8\beta L_1)` for :math:`K\ge(8t_0L_1/c_\beta)^4`.
+    - mvr1: :math:`t_0K^{-2/3}\le1/L_1` for :math:`K\ge(t_0L_1)^{3/2}`; :math:`1-\beta\le1` for
+      :math:`K\ge c_\beta^{3/2}`.
+    - mvr2/3: :math:`q\le1` for :math:`K\ge c_q^{3/2}`; :math:`t_0K^{-2/3}\le(1-\beta)/(8\beta L_1)`
+      for :math:`K\ge(8\beta t_0L_1/(1-\beta))^{3/2}`.
+    """
+    h = S.one_minus_beta
+    bb = sp.Symbol("beta_const", positive=True)   # beta of MVR-2/3, a positive constant
+    g = get_bound("gluon").horizon
+    m1 = get_bound("mvr1").horizon
+    m2 = get_bound("mvr2").horizon
+    return [
+        _monomial_after(g["one_minus_beta"], S.c_beta ** 2, "gluon:1-beta<=1"),
+        _monomial_after(g["t"] * S.L1, (S.t0 * S.L1) ** sp.Rational(4, 3), "gluon:t<=1/L1"),
+        _monomial_after(g["t"] / (g["one_minus_beta"] / (8 * S.L1)), (8 * S.t0 * S.L1 / S.c_beta) ** 4,
+                        "gluon:t<=(1-beta)/(8 beta L1)"),
+        _monomial_after(m1["t"] * S.L1, (S.t0 * S.L1) ** sp.Rational(3, 2), "mvr1:t<=1/L1"),
+        _monomial_after(m1["one_minus_beta"], S.c_beta ** sp.Rational(3, 2), "mvr1:1-beta<=1"),
+        _monomial_after(m2["q"], S.c_q ** sp.Rational(3, 2), "mvr2/3:q<=1"),
+        _monomial_after(m2["t"] / (h / (8 * bb * S.L1)), (8 * bb * S.t0 * S.L1 / h) ** sp.Rational(3, 2),
+                        "mvr2/3:t<=(1-beta)/(8 beta L1)"),
+    ]
+
+
+# ================================================================== optimal parameters
+def check_minimiser(name, expr, var, candidate, domain_point=None) -> Check:
+    """``candidate`` is a stationary point of ``expr`` in ``var`` with positive second derivative."""
+    d1 = sp.simplify(sp.diff(expr, var).subs(var, candidate))
+    d2 = sp.simplify(sp.diff(expr, var, 2).subs(var, candidate))
+    pos = _is_positive(d2)
+    ok = d1 == 0 and pos
+    return Check(f"optimum:{name}", ok, f"d/d{var} = {d1} at {var} = {candidate}; second derivative "
+                 f"{d2} positive: {pos}")
+
+
+def check_inexact_deterministic(t_star=None, rate=None) -> Check:
+    B = inexact.deterministic_bound()
+    t_star = inexact.deterministic_optimal_radius() if t_star is None else t_star
+    rate = inexact.deterministic_optimal_rate() if rate is None else rate
+    c = check_minimiser("inexact-deterministic-t*", B, S.t, t_star)
+    rate_ok = _is_zero(sp.simplify(B.subs(S.t, t_star) - rate))
+    return Check(c.name, c.passed and rate_ok, c.detail + f"; B(t*) = rate {rate}: {rate_ok}")
+
+
+def check_adaptive_radius(name, decrease, radius, A) -> Check:
+    """The adaptive radius maximises the one-layer decrease (stationary, concave)."""
+    d1 = sp.simplify(sp.diff(decrease, S.t).subs(S.t, radius))
+    d2 = sp.simplify(sp.diff(decrease, S.t, 2))
+    concave = _is_positive(-d2)
+    ok = d1 == 0 and concave
+    return Check(f"optimum:{name}", ok, f"d/dt decrease = {d1} at t = {radius}; concave: {concave}")
+
+
+def check_inexact_stochastic(t_star=None, h_star=None, t_exponents=(sp.Rational(-1, 4), sp.Rational(-3, 4)),
+                             h_exponents=(sp.Rational(1, 2), sp.Rational(-1, 2))) -> Check:
+    r"""(t*, h*) is stationary for the leading-order inexact bound, which is what the Gluon bound
+    gives, and t* ~ (1+delta)^{-1/4} K^{-3/4}, 1-beta* ~ (1+delta)^{1/2} K^{-1/2}."""
+    B = inexact.stochastic_leading_bound()
+    from_gluon = inexact.stochastic_leading_bound_full()
+    same = _is_zero(sp.simplify(B - from_gluon))
+    ts, hs = inexact.stochastic_optimal_parameters()
+    ts = ts if t_star is None else t_star
+    hs = hs if h_star is None else h_star
+    sub = {S.t: ts, S.one_minus_beta: hs}
+    g1 = sp.simplify(sp.diff(B, S.t).subs(sub))
+    g2 = sp.simplify(sp.diff(B, S.one_minus_beta).subs(sub))
+    u = sp.Symbol("u", positive=True)     # u = 1 + delta
+
+    def exps(e):
+        e = e.subs(S.delta, u - 1)
+        return (sp.simplify(u * sp.diff(sp.log(e), u)), sp.simplify(S.K * sp.diff(sp.log(e), S.K)))
+    et, eh = exps(ts), exps(hs)
+    ok = same and g1 == 0 and g2 == 0 and et == tuple(t_exponents) and eh == tuple(h_exponents)
+    return Check("optimum:inexact-stochastic", ok,
+                 f"leading bound from Gluon's: {same}; gradient at (t*, h*) = ({g1}, {g2}); "
+                 f"t* ~ (1+delta)^{et[0]} K^{et[1]}, 1-beta* ~ (1+delta)^{eh[0]} K^{eh[1]}")
+
+
+def check_deterministic_complexity(claimed=None) -> Check:
+    """Solving the derived deterministic bound for K reproduces GLUON Thm 1's complexity [C]."""
+    K_needed, (wbar, Rsum) = DETERMINISTIC.complexity()
+    if claimed is None:
+        claimed = 2 * S.Delta0 * Rsum / (S.eps ** 2 * wbar ** 2) + 2 * S.Delta0 / (S.eps * wbar)
+    ok = _is_zero(K_needed - claimed)
+    return Check("step:deterministic-complexity", ok, f"K = {sp.simplify(K_needed)}; GLUON Thm 1: {claimed}")
+
+
+def check_deterministic_exponent() -> Check:
+    b = DETERMINISTIC
+    e = b.expr.subs({b.R.symbol: S.L0, b.Lam.symbol: S.L1})
+    return check_exponent("gluon-deterministic", [("bound", e)], b.claimed_exponent)
+
+
+def check_descent_convexity() -> Check:
+    r""":math:`\psi(V)=V^2/(R+\Lambda V)` is convex (Jensen step of the deterministic bound)."""
+    V, R, Lam = sp.symbols("V R Lambda", positive=True)
+    d2 = sp.factor(sp.diff(V ** 2 / (R + Lam * V), V, 2))
+    ok = _is_zero(d2 - 2 * R ** 2 / (R + Lam * V) ** 3)
+    return Check("step:deterministic-jensen", ok, f"psi'' = {d2} >= 0")
+
+
+# ================================================================== star-convex
+def check_star_exponent(method, claimed=None, momentum=None) -> Check:
+    b = get_star_bound(method)
+    claimed = b.claimed_exponent if claimed is None else claimed
+    return check_exponent(method, b.terms_on_schedule(p=1, momentum=momentum), claimed)
+
+
+def check_star_minimax(method, claimed_y=None) -> Check:
+    r"""Over :math:`1-\beta=K^{-y}` (with :math:`a=2\ln K/K`), the schedule's ``y`` minimises the rate."""
+    b = get_star_bound(method)
+    claimed_y = {"star-momentum": sp.Rational(2, 3), "star-mvr": sp.Integer(1)}[method] if claimed_y is None \
+        else sp.nsimplify(claimed_y)
+    forms = []
+    for name, _ in b.numerator:
+        def term_of(pt, name=name):
+            return dict(b.terms_on_schedule(p=1, momentum=S.K ** (-pt[0])))[name]
+        forms.append(affine_exponent(term_of, ("y",), (("1/3",), ("1/2",), ("3/4",))))
+    best, argbest = minimax_exponent(forms, [(0, 1)])
+    at = max_affine(forms, (claimed_y,))
+    ok = at == best
+    return Check(f"minimax:{method}", ok, f"min over y of the rate exponent = {best} at {argbest}; "
+                 f"y = {claimed_y} gives {at}")
+
+
+def check_exp_bound() -> Check:
+    r""":math:`(1-a)^n\le e^{-an}`: :math:`\phi(a)=-a-\ln(1-a)` has :math:`\phi(0)=0`, :math:`\phi'\ge0`."""
+    phi = -S.a - sp.log(1 - S.a)
+    d = sp.simplify(sp.diff(phi, S.a))
+    ok = phi.subs(S.a, 0) == 0 and _is_zero(d - S.a / (1 - S.a))
+    return Check("step:star-exp-bound", ok, f"phi(0) = 0, phi'(a) = {d} >= 0 on [0, 1)")
+
+
+# ================================================================== schedules.py agreement
+def check_schedule_exponents(method) -> Check:
+    """``horizon_exponents`` equals the exponents of the symbolic horizon choices."""
+    from methods.schedules import horizon_exponents
+    b = get_bound(method)
+    a_num, b_num = horizon_exponents(method)
+    second = b.exponent_params[1]
+    ea = -term_exponent(b.horizon["t"], S.K)
+    eb = -term_exponent(b.horizon[second], S.K)
+    ok = sp.nsimplify(a_num) == ea and sp.nsimplify(b_num) == eb
+    return Check(f"schedules:exponents:{method}", ok,
+                 f"methods.schedules: t ~ K^-{a_num}, {second} ~ K^-{b_num}; theory: K^-{ea}, K^-{eb}")
+
+
+def check_schedule_numbers(method, Ks=(8, 100, 4096, 10 ** 6), L1s=(0.0, 0.5, 3.0), t0=0.7, c=1.3,
+                           beta0=0.9) -> Check:
+    """``horizon_schedule`` and ``radius_cap`` equal the symbolic formulas at sample points, and
+    there the bound's descent coefficient is at least 1/4 (1/2 for MVR-1), once
+    :math:`\\beta\\ge1/2` for the drift methods (``K0``, see :func:`k0_checks`)."""
+    from methods.schedules import horizon_schedule, radius_cap
+    b = get_bound(method)
+    h = S.one_minus_beta
+    floor = 0.5 if method == "mvr1" else 0.25
+    worst, bad = math.inf, []
+    for K in Ks:
+        s = horizon_schedule(method, K, L1s, radius_scale=t0, momentum_scale=c, beta=beta0)
+        vals = {S.K: K, S.t0: t0, S.c_beta: c, S.c_q: c, h: 1 - beta0}
+        h_sym = min(1.0, float(b.horizon["one_minus_beta"].subs(vals)))
+        q_sym = min(1.0, float(b.horizon["q"].subs(vals)))
+        for label, x, y in (("1-beta", s.one_minus_beta, h_sym), ("q", s.q, q_sym)):
+            if abs(x - y) > 1e-12:
+                bad.append(f"K={K} {label}: {x} vs {y}")
+        for i, L1 in enumerate(L1s):
+            if L1 == 0 or (method != "mvr1" and h_sym >= 1):
+                cap_sym = math.inf       # schedules.py: no cap without L1 or without momentum
+            else:
+                cap_sym = float(symbolic_cap(method).subs({h: h_sym, S.L1: L1}))
+            t_sym = min(float(b.horizon["t"].subs(vals)), cap_sym)
+            for label, x, y in (("radius", s.radius[i], t_sym), ("cap", radius_cap(method, L1, h_sym), cap_sym)):
+                if not (x == y or abs(x - y) <= 1e-12 * max(1.0, abs(y))):
+                    bad.append(f"K={K} L1={L1} {label}: {x} vs {y}")
+            cval = float(b.coefficient.subs({S.delta: 0, S.t: s.radius[i], S.L1: L1, h: h_sym}))
+            if method == "mvr1" or h_sym <= 0.5:
+                worst = min(worst, cval)
+                if cval < floor:
+                    bad.append(f"K={K} L1={L1}: c_i = {cval} < {floor}")
+    ok = not bad
+    return Check(f"schedules:numbers:{method}", ok,
+                 f"radius, cap, 1-beta, q agree at K in {list(Ks)}, L1 in {list(L1s)}; "
+                 f"min c_i = {worst:.4f} (>= {floor})" + ("" if ok else "; mismatches: " + "; ".join(bad[:5])))
+
+
+# ================================================================== check CLI self-test
+def check_theory_check_example() -> Check:
+    """``theory check`` on mvr1 with radius K^-3/4, 1-beta = K^-1/2 reports K^-1/4, not attained."""
+    from .check import check_schedule
+    r = check_schedule("mvr1", "K**(-3/4)", "K**(-1/2)", None)
+    good = check_schedule("mvr1", "K**(-2/3)", "K**(-2/3)", None)
+    ok = r.exponent == sp.Rational(-1, 4) and not r.attained and good.attained
+    return Check("check:mvr1-wrong-schedule", ok,
+                 f"K^-3/4, K^-1/2 -> exponent {r.exponent} (attained {r.attained}); "
+                 f"horizon schedule -> {good.exponent} (attained {good.attained})")
+
+
+# ================================================================== all
+def run_all() -> list:
+    """Every check, in a stable order (see the module docstring)."""
+    out = []
+    add = out.append
+    for m in ("gluon", "mvr1", "mvr2-inner", "mvr2", "mvr3"):
+        add(_guard(f"recursion:{m}", check_recursion, m))
+    add(_guard("recursion:mvr3-alt", check_mvr3_alternative))
+    a_prev, a_claim = inexact.alignment_consequence()
+    add(_guard("step:inexact-alignment", check_step_identity, "inexact-alignment", a_prev, a_claim,
+               "<M, lmo~(M)> <= -(1-delta)||M||_*"))
+    d_prev, d_claim = inexact.descent_consequence()
+    add(_guard("step:descent-inner-product", check_step_identity, "descent-inner-product", d_prev, d_claim,
+               "<grad f, lmo~(M)> <= -(1-delta)||grad f||_* + 2||E||_*"))
+    add(_guard("step:martingale-factors", check_noise_factors))
+    add(_guard("step:descent-coefficient:mvr1", check_descent_coefficient, "mvr1", sp.Rational(1, 2)))
+    for m in ("gluon", "mvr2"):
+        add(_guard(f"step:descent-coefficient:{m}", check_descent_coefficient, m, sp.Rational(1, 4)))
+    add(_guard("step:deterministic-jensen", check_descent_convexity))
+    add(_guard("step:deterministic-complexity", check_deterministic_complexity))
+    add(_guard("step:star-exp-bound", check_exp_bound))
+    for m in HORIZON_BOUND_METHODS:
+        add(_guard(f"exponent:{m}", check_horizon_exponent, m))
+        add(_guard(f"minimax:{m}", check_minimax, m))
+        add(_guard(f"K0:coefficient-limit:{m}", check_coefficient_limit, m))
+        add(_guard(f"schedules:exponents:{m}", check_schedule_exponents, m))
+        add(_guard(f"schedules:numbers:{m}", check_schedule_numbers, m))
+    add(_guard("exponent:gluon-deterministic", check_deterministic_exponent))
+    dec, A = DETERMINISTIC.decrease()
+    add(_guard("optimum:adaptive-radius", check_adaptive_radius, "adaptive-radius", dec.subs(S.delta, 0),
+               A / (S.L0 + S.L1 * A), A))
+    add(_guard("optimum:inexact-adaptive-radius", check_adaptive_radius, "inexact-adaptive-radius",
+               inexact.layer_decrease(S.t), inexact.adaptive_radius(), inexact.A_GRAD))
+    add(_guard("optimum:inexact-deterministic-t*", check_inexact_deterministic))
+    add(_guard("optimum:inexact-stochastic", check_inexact_stochastic))
+    try:
+        out.extend(k0_checks())
+    except Exception as exc:  # reported, never raised
+        add(Check("K0", False, f"error: {type(exc).__name__}: {exc}"))
+    for m in STAR_METHODS:
+        add(_guard(f"exponent:{m}", check_star_exponent, m))
+        add(_guard(f"minimax:{m}", check_star_minimax, m))
+    add(_guard("check:mvr1-wrong-schedule", check_theory_check_example))
+    return out
