@@ -16,7 +16,7 @@ import sys
 import numpy
 
 from methods.loop import run
-from methods.schedules import Schedule
+from methods.schedules import DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule
 from problems import get_problem
 
 CURVE_POINTS = 100
@@ -48,8 +48,8 @@ def _problem(name: str, params_json: str, noise: bool):
 
 
 def make_cell(problem: str, params: dict, method: str, K: int, seeds, *, noise: bool = True,
-              schedule: dict | None = None, radius_scale: float = 1.0, momentum_scale: float = 1.0,
-              beta: float = 0.9, record_every: int = 1, root_seed: int = 0, dtype: str = "float64",
+              schedule: dict | None = None, radius_scale: float = DEFAULT_RADIUS_SCALE,
+              momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA, record_every: int = 1, root_seed: int = 0, dtype: str = "float64",
               device: str = "cpu", lmo: str = "exact", ns_steps: int = 5, kind: str = "rate") -> dict:
     """Plain-data cell configuration (the thing that is hashed and stored)."""
     cfg = {"kind": kind, "problem": problem, "params": dict(sorted(params.items())), "method": method,
@@ -88,8 +88,9 @@ def run_cell(config: dict) -> dict:
     traj = run(problem, config["method"], K=config["K"], seeds=config["seeds"], schedule=schedule,
                record_every=config["record_every"], root_seed=config["root_seed"],
                device=config["device"], dtype=config["dtype"], lmo=config["lmo"],
-               ns_steps=config["ns_steps"] or 5, radius_scale=hz.get("radius_scale", 1.0),
-               momentum_scale=hz.get("momentum_scale", 1.0), beta=hz.get("beta", 0.9))
+               ns_steps=config["ns_steps"] or 5, radius_scale=hz.get("radius_scale", DEFAULT_RADIUS_SCALE),
+               momentum_scale=hz.get("momentum_scale", DEFAULT_MOMENTUM_SCALE),
+               beta=hz.get("beta", DEFAULT_BETA))
     it, curve = _curve(traj)
     return {"seeds": list(traj.seeds), "G": _floats(traj.stationarity), "G_min": _floats(traj.min_stationarity),
             "final_value": _floats(traj.final_value),

@@ -31,9 +31,9 @@ def _add_rate_check(sub):
     p.add_argument("--device", help="cpu | gpu")
     p.add_argument("--dtype", help="float64 | float32")
     p.add_argument("--tail", help="number of largest horizons used in the fit (default 3)")
-    p.add_argument("--radius-scale", dest="radius_scale", help="t0 in t = t0 K^-a (default 1)")
+    p.add_argument("--radius-scale", dest="radius_scale", help="t0 in t = t0 K^-a (default 2)")
     p.add_argument("--momentum-scale", dest="momentum_scale", help="c in 1-beta (or q) = c K^-b (default 1)")
-    p.add_argument("--beta", help="constant beta of MVR-2/3 (default 0.9)")
+    p.add_argument("--beta", help="constant beta of MVR-2/3 (default 0.5)")
     p.add_argument("--lmo", help="exact | ns-jordan | ns-cubic | ns-quintic | polar-express")
     p.add_argument("--ns-steps", dest="ns_steps", help="Newton–Schulz steps for an inexact LMO")
     p.add_argument("--no-noise-share", dest="noise_share", action="store_const", const=False,
@@ -112,7 +112,7 @@ def _optional_register(sub, module):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="gluon-mvr", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="gluon-mvr", description="Check the rates of Gluon and MVR-Gluon on certified synthetic problems.")
     parser.add_argument("--version", action="version", version=f"gluon-mvr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_rate_check(sub)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from methods.backend import DEVICES
 from methods.presets import INEXACT_LMOS, METHOD_NAMES
+from methods.schedules import DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE
 from problems.registry import get_family
 
 from .executors import EXECUTORS
@@ -34,9 +35,9 @@ class RateCheckConfig:
     horizons: tuple = DEFAULT_HORIZONS
     seeds: int = 16
     root_seed: int = 0
-    radius_scale: float = 1.0
-    momentum_scale: float = 1.0
-    beta: float = 0.9
+    radius_scale: float = DEFAULT_RADIUS_SCALE
+    momentum_scale: float = DEFAULT_MOMENTUM_SCALE
+    beta: float = DEFAULT_BETA
     record_every: int = 1
     tail: int = 3
     bootstrap: int = 2000

@@ -88,7 +88,7 @@ def _bound_ratios(cfg, problem, method, G_mean):
     for K, g in zip(cfg.horizons, G_mean):
         sched = horizon_schedule(fam, K, problem.constants.L1, cfg.radius_scale, cfg.momentum_scale, cfg.beta)
         try:
-            b = evaluate_bound(method, K, sched, problem.constants, delta0)
+            b = evaluate_bound(method, K, sched, problem.constants, delta0, shapes=problem.layout.shapes)
         except Exception:   # a method without a bound, or conditions not met
             b = None
         if b is None or not math.isfinite(b) or b <= 0:

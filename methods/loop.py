@@ -23,7 +23,8 @@ import numpy
 
 from .backend import get_backend, to_numpy
 from .presets import build_norm, get_method
-from .schedules import Schedule, adaptive_schedule, horizon_schedule
+from .schedules import (DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule,
+                        adaptive_schedule, horizon_schedule)
 
 
 def seed_generators(seeds, root_seed: int = 0):
@@ -130,8 +131,8 @@ class _Geometry:
 
 def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedule | None = None, *,
         record_every: int = 1, root_seed: int = 0, device: str = "cpu", dtype: str = "float64",
-        lmo: str = "exact", ns_steps: int = 5, ns_dtype=None, radius_scale: float = 1.0,
-        momentum_scale: float = 1.0, beta: float = 0.9, record_params: bool = False,
+        lmo: str = "exact", ns_steps: int = 5, ns_dtype=None, radius_scale: float = DEFAULT_RADIUS_SCALE,
+        momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA, record_params: bool = False,
         progress=None) -> Trajectory:
     """Run ``method`` on ``problem`` for ``K`` iterations over a batch of seeds.
 

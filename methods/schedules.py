@@ -20,6 +20,14 @@ import numpy
 
 HORIZON_METHODS = ("gluon", "mvr1", "mvr2", "mvr3")
 
+# Defaults of the free constants of the horizon-K schedules [chosen here]: t0 = 2 and a constant
+# beta = 0.5 for MVR-2/3 keep the finite-K corrections (transient overlap, momentum lag) small on
+# the built-in problems, so that the fitted exponents show the asymptotic rate already at
+# K ~ 10^3; the exponents themselves do not depend on them (see README, "Choosing t0").
+DEFAULT_RADIUS_SCALE = 2.0
+DEFAULT_MOMENTUM_SCALE = 1.0
+DEFAULT_BETA = 0.5
+
 
 def _check_positive(name, value, allow_zero=False):
     v = float(value)
@@ -130,8 +138,9 @@ def radius_cap(method: str, L1_i: float, one_minus_beta: float) -> float:
     r"""Largest radius the horizon-K analysis allows in a layer with constant ``L1_i`` [R].
 
     - ``mvr1``: :math:`t_i \le 1/L_{1,i}` (descent step with the (L0,L1) term absorbed).
-    - ``gluon``, ``mvr2``, ``mvr3``: :math:`t_i \le (1-\beta)/(8\beta L_{1,i})` (THEORY.md §4;
-      the momentum lag's (L0,L1) term absorbed into the descent).
+    - ``gluon``, ``mvr2``, ``mvr3``: :math:`t_i \le \min\{1/L_{1,i}, (1-\beta)/(8\beta L_{1,i})\}`
+      (THEORY.md §4; the momentum lag's (L0,L1) term absorbed into the descent, and the descent
+      term itself when :math:`\beta` is small).
     ``inf`` when ``L1_i = 0``.
     """
     if L1_i <= 0:
@@ -140,8 +149,8 @@ def radius_cap(method: str, L1_i: float, one_minus_beta: float) -> float:
         return 1.0 / L1_i
     beta = 1.0 - one_minus_beta
     if beta <= 0:
-        return math.inf
-    return one_minus_beta / (8.0 * beta * L1_i)
+        return 1.0 / L1_i
+    return min(1.0 / L1_i, one_minus_beta / (8.0 * beta * L1_i))
 
 
 def horizon_exponents(method: str):
@@ -153,8 +162,8 @@ def horizon_exponents(method: str):
     raise ValueError(f"horizon schedule: unknown method {method!r}; allowed: {', '.join(HORIZON_METHODS)}")
 
 
-def horizon_schedule(method: str, K: int, L1, radius_scale: float = 1.0,
-                     momentum_scale: float = 1.0, beta: float = 0.9) -> Schedule:
+def horizon_schedule(method: str, K: int, L1, radius_scale: float = DEFAULT_RADIUS_SCALE,
+                     momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA) -> Schedule:
     r"""Constant parameters for a run of horizon ``K`` [R, THEORY.md §4].
 
     - ``gluon``: :math:`1-\beta = c_\beta K^{-1/2}`, :math:`t_i = \min(t_0 K^{-3/4}, \mathrm{cap}_i)`.

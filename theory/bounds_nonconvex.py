@@ -385,13 +385,12 @@ def get_bound(method: str) -> NonconvexBound:
 def symbolic_cap(method: str):
     r"""The radius cap of :func:`methods.schedules.radius_cap`, as a sympy expression [R].
 
-    ``mvr1``: :math:`1/L_1`; others: :math:`(1-\beta)/(8\beta L_1)`.  Under these caps (and
-    :math:`t\le1/L_1` for the drift methods) :math:`c_i\ge1/4` when :math:`\delta=0`
-    (checked in :mod:`theory.verify`).
+    ``mvr1``: :math:`1/L_1`; others: :math:`\min\{1/L_1, (1-\beta)/(8\beta L_1)\}`.  Under
+    these caps :math:`c_i\ge1/4` when :math:`\delta=0` (checked in :mod:`theory.verify`).
     """
     if method == "mvr1":
         return 1 / S.L1
-    return h / (8 * (1 - h) * S.L1)
+    return sp.Min(1 / S.L1, h / (8 * (1 - h) * S.L1))
 
 
 # --- deterministic Gluon ------------------------------------------------------------------------
