@@ -16,7 +16,9 @@ import sys
 import numpy
 
 from methods.loop import run
-from methods.schedules import DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule
+from methods.presets import get_method
+from methods.schedules import (DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule,
+                               star_horizon_schedule)
 from problems import get_problem
 
 CURVE_POINTS = 100
@@ -50,8 +52,13 @@ def _problem(name: str, params_json: str, noise: bool):
 def make_cell(problem: str, params: dict, method: str, K: int, seeds, *, noise: bool = True,
               schedule: dict | None = None, radius_scale: float = DEFAULT_RADIUS_SCALE,
               momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA, record_every: int = 1, root_seed: int = 0, dtype: str = "float64",
-              device: str = "cpu", lmo: str = "exact", ns_steps: int = 5, kind: str = "rate") -> dict:
-    """Plain-data cell configuration (the thing that is hashed and stored)."""
+              device: str = "cpu", lmo: str = "exact", ns_steps: int = 5, kind: str = "rate",
+              form: str = "horizon") -> dict:
+    """Plain-data cell configuration (the thing that is hashed and stored).
+
+    ``form`` is ``'horizon'`` (the non-convex horizon-K schedule) or ``'star'`` (the star-convex
+    Frank–Wolfe schedule); an explicit ``schedule`` dict overrides both.
+    """
     cfg = {"kind": kind, "problem": problem, "params": dict(sorted(params.items())), "method": method,
            "K": int(K), "seeds": [int(s) for s in seeds], "noise": bool(noise),
            "record_every": int(record_every), "root_seed": int(root_seed), "dtype": dtype,
@@ -61,6 +68,8 @@ def make_cell(problem: str, params: dict, method: str, K: int, seeds, *, noise: 
     else:
         cfg["horizon"] = {"radius_scale": float(radius_scale), "momentum_scale": float(momentum_scale),
                           "beta": float(beta)}
+        if form != "horizon":
+            cfg["horizon"]["form"] = form
     return cfg
 
 
@@ -83,8 +92,13 @@ def run_cell(config: dict) -> dict:
     schedule = None
     if sched is not None:
         schedule = Schedule(radius=tuple(sched["radius"]), one_minus_beta=sched["one_minus_beta"],
-                            q=sched.get("q", 1.0), label=sched.get("label", "constant"))
+                            q=sched.get("q", 1.0), label=sched.get("label", "constant"),
+                            ball=None if sched.get("ball") is None else tuple(sched["ball"]))
     hz = config.get("horizon", {})
+    if hz.get("form") == "star":
+        schedule = star_horizon_schedule(get_method(config["method"]).schedule_family, config["K"],
+                                         problem.ball_radii(), hz.get("momentum_scale", DEFAULT_MOMENTUM_SCALE),
+                                         hz.get("beta", DEFAULT_BETA))
     traj = run(problem, config["method"], K=config["K"], seeds=config["seeds"], schedule=schedule,
                record_every=config["record_every"], root_seed=config["root_seed"],
                device=config["device"], dtype=config["dtype"], lmo=config["lmo"],
@@ -92,7 +106,8 @@ def run_cell(config: dict) -> dict:
                momentum_scale=hz.get("momentum_scale", DEFAULT_MOMENTUM_SCALE),
                beta=hz.get("beta", DEFAULT_BETA))
     it, curve = _curve(traj)
-    return {"seeds": list(traj.seeds), "G": _floats(traj.stationarity), "G_min": _floats(traj.min_stationarity),
+    gap = traj.final_value - (problem.f_star if problem.f_star is not None else numpy.nan)
+    return {"seeds": list(traj.seeds), "G": _floats(traj.stationarity), "gap": _floats(gap), "G_min": _floats(traj.min_stationarity),
             "final_value": _floats(traj.final_value),
             "final_grad_norm": _floats(traj.final_grad_norms.sum(axis=-1)),
             "diverged_at": [int(v) for v in traj.diverged_at],

@@ -36,6 +36,9 @@ def _add_rate_check(sub):
     p.add_argument("--beta", help="constant beta of MVR-2/3 (default 0.5)")
     p.add_argument("--lmo", help="exact | ns-jordan | ns-cubic | ns-quintic | polar-express")
     p.add_argument("--ns-steps", dest="ns_steps", help="Newton–Schulz steps for an inexact LMO")
+    p.add_argument("--criterion", help="stationarity (G_K, non-convex) | gap (f(X^K) - f*, star-convex)")
+    p.add_argument("--tuned", action="store_const", const=True,
+                   help="search the radius and momentum per K instead of the theory schedule")
     p.add_argument("--no-noise-share", dest="noise_share", action="store_const", const=False,
                    help="skip the noise-off runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -52,7 +55,8 @@ def _cmd_rate_check(args):
         file_cfg = load_toml(args.config) if args.config else {}
         flags = {k: getattr(args, k) for k in ("problem", "methods", "horizons", "seeds", "store", "executor",
                                                "scheduler", "json", "device", "dtype", "tail", "radius_scale",
-                                               "momentum_scale", "beta", "lmo", "ns_steps", "noise_share")
+                                               "momentum_scale", "beta", "lmo", "ns_steps", "noise_share",
+                                               "tuned", "criterion")
                  if getattr(args, k) is not None}
         if args.param:
             flags["params"] = parse_param_pairs(args.param)
@@ -64,23 +68,34 @@ def _cmd_rate_check(args):
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
-        n = len(cfg.methods) * (len(cfg.horizons) + (1 if cfg.noise_share else 0))
+        n = None if cfg.tuned else len(cfg.methods) * (len(cfg.horizons) + (1 if cfg.noise_share else 0))
         bar = tqdm(total=n, desc="cells", unit="cell", file=sys.stderr, leave=False)
+    progress = bar.update if bar else None
     try:
-        reports, store_path = rate_check(cfg, progress=(bar.update if bar else None))
+        if cfg.tuned:
+            from .store import ResultStore
+            from .tuning import format_tuned, tune
+            store_path = cfg.store
+            results = tune(cfg, ResultStore(cfg.store), progress=progress)
+            table = format_tuned(results, cfg.problem)
+            failed = any(r["verdict"] == "slower" for r in results)
+        else:
+            reports, store_path = rate_check(cfg, progress=progress)
+            table = format_table(reports, cfg.problem, cfg.criterion)
+            results = [r.as_dict() for r in reports]
+            failed = any(r.verdict == "slower" for r in reports) or any(r.bound_violations for r in reports)
     finally:
         if bar:
             bar.close()
-    print(format_table(reports, cfg.problem))
+    print(table)
     print(f"results stored in {os.path.abspath(store_path)}")
     if cfg.json:
         doc = {"problem": cfg.problem, "params": cfg.params, "config": cfg.as_dict(),
-               "version": __version__, "results": [r.as_dict() for r in reports]}
+               "version": __version__, "tuned": cfg.tuned, "results": results}
         os.makedirs(os.path.dirname(os.path.abspath(cfg.json)), exist_ok=True)
         with open(cfg.json, "w") as fh:
             json.dump(doc, fh, indent=2)
         print(f"report written to {cfg.json}")
-    failed = any(r.verdict == "slower" for r in reports) or any(r.bound_violations for r in reports)
     return 1 if failed else 0
 
 

@@ -19,7 +19,7 @@ DEFAULT_PROBLEM = "quadratic"
 DEFAULT_PARAMS = {"layers": 4, "dim": 8, "sigma": 1.0, "distance": 1.0}
 DEFAULT_METHODS = ("gluon", "mvr1", "mvr2", "mvr3")
 DEFAULT_HORIZONS = (100, 316, 1000, 3162, 10000)
-CRITERIA = ("stationarity",)
+CRITERIA = ("stationarity", "gap")
 DTYPES = ("float64", "float32")
 
 

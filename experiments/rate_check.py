@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy
 
 from methods.presets import get_method
-from methods.schedules import horizon_schedule
+from methods.schedules import horizon_schedule, star_horizon_schedule
 from problems import get_problem
 
 from .cells import cell_key, make_cell
@@ -25,12 +25,26 @@ from .executors import execute
 from .fitting import fit_rate, verdict
 from .store import ResultStore
 
-THEORY_EXPONENT = {"momentum": -0.25, "mvr1": -1 / 3, "mvr2": -1 / 3, "mvr3": -1 / 3}
+# Claimed exponents [C] by estimator: G_K (stationarity, THEORY §4) and the star-convex gap
+# E f(X^K) - f* (THEORY §5, up to log factors).  LOG_POWER: the power of ln K that the star
+# bounds of theory.bounds_star carry, divided out before the fit (momentum (ln K / K)^{1/3},
+# MVR (ln K / K)^{1/2}).
+THEORY_EXPONENT = {
+    "stationarity": {"momentum": -0.25, "mvr1": -1 / 3, "mvr2": -1 / 3, "mvr3": -1 / 3},
+    "gap": {"momentum": -1 / 3, "mvr1": -0.5, "mvr2": -0.5, "mvr3": -0.5},
+}
+LOG_POWER = {"gap": {"momentum": 1 / 3, "mvr1": 0.5, "mvr2": 0.5, "mvr3": 0.5}}
+STAR_BOUND_NAME = {"momentum": "star-momentum", "mvr1": "star-mvr"}
 
 
-def theory_exponent(method: str):
-    """Claimed exponent of :math:`G_K` for the method's estimator ([C]); ``None`` if no claim."""
-    return THEORY_EXPONENT.get(get_method(method).estimator)
+def theory_exponent(method: str, criterion: str = "stationarity"):
+    """Claimed exponent for the method's estimator ([C]); ``None`` if no claim."""
+    return THEORY_EXPONENT[criterion].get(get_method(method).estimator)
+
+
+def _log_factor(method, criterion):
+    p = LOG_POWER.get(criterion, {}).get(get_method(method).estimator)
+    return None if p is None else (lambda K: math.log(K) ** p)
 
 
 @dataclass
@@ -64,7 +78,8 @@ def _cells(cfg: RateCheckConfig):
     seeds = list(range(cfg.seeds))
     common = dict(radius_scale=cfg.radius_scale, momentum_scale=cfg.momentum_scale, beta=cfg.beta,
                   record_every=cfg.record_every, root_seed=cfg.root_seed, dtype=cfg.dtype,
-                  device=cfg.device, lmo=cfg.lmo, ns_steps=cfg.ns_steps)
+                  device=cfg.device, lmo=cfg.lmo, ns_steps=cfg.ns_steps,
+                  form="star" if cfg.criterion == "gap" else "horizon")
     grid, off = {}, {}
     for m in cfg.methods:
         for K in cfg.horizons:
@@ -76,20 +91,31 @@ def _cells(cfg: RateCheckConfig):
     return grid, off
 
 
+def _bound(cfg, problem, method, K):
+    """The stated bound for this cell, or ``None`` where theory/ has none (or its conditions fail)."""
+    spec = get_method(method)
+    if cfg.criterion == "gap":
+        from theory.numeric import star_bound_details
+        name = STAR_BOUND_NAME.get(spec.estimator)
+        if name is None or spec.geometry != "problem":
+            return None
+        sched = star_horizon_schedule(spec.schedule_family, K, problem.ball_radii(), cfg.momentum_scale, cfg.beta)
+        return star_bound_details(name, K, problem.constants, problem.delta0(), problem.ball_radii(),
+                                  a=sched.radius[0] / sched.ball[0], one_minus_beta=sched.one_minus_beta,
+                                  shapes=problem.layout.shapes).value
+    from theory import evaluate_bound
+    sched = horizon_schedule(spec.schedule_family, K, problem.constants.L1, cfg.radius_scale,
+                             cfg.momentum_scale, cfg.beta)
+    return evaluate_bound(method, K, sched, problem.constants, problem.delta0(), shapes=problem.layout.shapes)
+
+
 def _bound_ratios(cfg, problem, method, G_mean):
     """Largest measured/bound over horizons, and the horizons where it exceeds 1."""
-    try:
-        from theory import evaluate_bound
-    except ImportError:
-        return None, []
-    fam = get_method(method).schedule_family
-    delta0 = problem.delta0()
     ratios, bad = [], []
     for K, g in zip(cfg.horizons, G_mean):
-        sched = horizon_schedule(fam, K, problem.constants.L1, cfg.radius_scale, cfg.momentum_scale, cfg.beta)
         try:
-            b = evaluate_bound(method, K, sched, problem.constants, delta0, shapes=problem.layout.shapes)
-        except Exception:   # a method without a bound, or conditions not met
+            b = _bound(cfg, problem, method, K)
+        except (ImportError, ValueError):   # no bound for this method or problem
             b = None
         if b is None or not math.isfinite(b) or b <= 0:
             continue
@@ -108,15 +134,17 @@ def rate_check(cfg: RateCheckConfig, progress=None):
     results = store.get_many(k for k, _ in todo)
     problem = get_problem(cfg.problem, **cfg.params)
     reports = []
+    field = "gap" if cfg.criterion == "gap" else "G"
     for m in cfg.methods:
         res = [results[grid[m, K][0]] for K in cfg.horizons]
-        G = numpy.array([r["G"] for r in res]).T                      # (S, nK)
-        fit = fit_rate(cfg.horizons, G, tail=cfg.tail, n_boot=cfg.bootstrap, seed=cfg.root_seed)
-        th = theory_exponent(m)
-        Gm = [float(numpy.nanmean(r["G"])) for r in res]
+        G = numpy.array([r[field] for r in res]).T                    # (S, nK)
+        fit = fit_rate(cfg.horizons, G, tail=cfg.tail, n_boot=cfg.bootstrap, seed=cfg.root_seed,
+                       log_factor=_log_factor(m, cfg.criterion))
+        th = theory_exponent(m, cfg.criterion)
+        Gm = [float(numpy.nanmean(r[field])) for r in res]
         share = None
         if m in off:
-            g_off = results[off[m][0]]["G"][0]
+            g_off = results[off[m][0]][field][0]
             share = float(1.0 - g_off / Gm[-1]) if Gm[-1] > 0 else None
         ratio, bad = _bound_ratios(cfg, problem, m, Gm)
         div = sum(1 for r in res for d in r["diverged_at"] if d >= 0)
@@ -129,10 +157,12 @@ def rate_check(cfg: RateCheckConfig, progress=None):
     return reports, store.path
 
 
-def format_table(reports, problem: str) -> str:
+def format_table(reports, problem: str, criterion: str = "stationarity") -> str:
     head = (f"{'method':<11} {'slope':>7} {'95% CI':>17} {'theory':>7} {'verdict':>8} "
             f"{'noise':>6} {'meas/bound':>10} {'calls@Kmax':>10} {'div':>4} {'time':>7}")
-    lines = [f"rate check on problem '{problem}'", head, "-" * len(head)]
+    what = ("G_K = mean_k sum_i ||grad_i f(X^k)||_*" if criterion == "stationarity" else
+            "gap f(X^K) - f*, log factor of the bound divided out")
+    lines = [f"rate check on problem '{problem}': {what}", head, "-" * len(head)]
     for r in reports:
         th = "-" if r.theory is None else f"{r.theory:.3f}"
         share = "-" if r.noise_share is None else f"{r.noise_share:.2f}"
@@ -142,6 +172,6 @@ def format_table(reports, problem: str) -> str:
                      f"{r.diverged:>4d} {r.wall_time:>6.1f}s")
     for r in reports:
         for v in r.bound_violations:
-            lines.append(f"!! BOUND VIOLATED: {r.method} at K={v['K']}: measured G_K={v['measured']:.4g} "
+            lines.append(f"!! BOUND VIOLATED: {r.method} at K={v['K']}: measured {v['measured']:.4g} "
                          f"> bound {v['bound']:.4g}")
     return "\n".join(lines)

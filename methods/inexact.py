@@ -27,9 +27,10 @@ _PE_RAW = (
     (1.891301407787398, -1.2679958271945868, 0.37680408948524835),
     (1.8750014808534479, -1.2500016453999487, 0.3750001645474248),
 )
-# Polar Express [C]: every listed step but the last divided by (1.01, 1.01^3, 1.01^5) for a
-# safety margin; the input is normalised by 1.01 ||G||_F; past the list, (1.875, -1.25, 0.375).
-_PE = tuple((a / 1.01, b / 1.01 ** 3, c / 1.01 ** 5) for a, b, c in _PE_RAW[:-1]) + (_PE_RAW[-1],)
+# Polar Express [C]: every listed step divided by (1.01, 1.01^3, 1.01^5) for a safety margin
+# (all but the undivided tail); the input is normalised by 1.01 ||G||_F; past the list, the
+# tail (1.875, -1.25, 0.375).
+_PE = tuple((a / 1.01, b / 1.01 ** 3, c / 1.01 ** 5) for a, b, c in _PE_RAW)
 _PE_TAIL = (1.875, -1.25, 0.375)
 
 COEFFICIENTS = {

@@ -7,7 +7,8 @@ At iteration ``k`` (``X^0`` the problem's initial point, the same for every seed
 2. form :math:`M^k` with the estimator (:math:`M^0 = \nabla f_{\xi^0}(X^0)`);
 3. record, every ``record_every`` iterations, the exact layer-wise dual gradient norms
    :math:`\|\nabla_i f(X^k)\|_{(i)*}` in the problem's norms, :math:`f(X^k)`, the oracle calls;
-4. step :math:`X_i^{k+1} = X_i^k + t_i^k\,\mathrm{lmo}_i(M_i^k)`.
+4. step :math:`X_i^{k+1} = X_i^k + t_i^k\,\mathrm{lmo}_i(M_i^k)` (or, for a schedule with a
+   ball, the Frank–Wolfe form :math:`X_i^{k+1} = (1-a_k)X_i^k + a_k D_i\,\mathrm{lmo}_i(M_i^k)`).
 
 Everything stays on the device during the loop (records are written into preallocated device
 arrays and copied to the host once); divergence is found afterwards from the records: a seed
@@ -190,6 +191,9 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     rngs = seed_generators(seeds, root_seed)
     factor, betas, qs = schedule.tables(K)
     base_radius = [xp.asarray(r, dtype=dtype)[None, :, None, None] for r in layout.split(schedule.radius)]
+    shrink = None
+    if schedule.ball is not None:   # Frank–Wolfe form: X <- X + t lmo(M) - (t / D) X
+        shrink = [xp.asarray(1.0 / d, dtype=dtype)[None, :, None, None] for d in layout.split(schedule.ball)]
     if schedule.adaptive is not None:
         L0s = [xp.asarray(v, dtype=dtype)[None, :] for v in layout.split([a for a, _ in schedule.adaptive])]
         L1s = [xp.asarray(v, dtype=dtype)[None, :] for v in layout.split([b for _, b in schedule.adaptive])]
@@ -200,14 +204,22 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     rec_values = xp.empty((R, S), dtype=dtype)
     rec_radius = xp.empty((R, S, p), dtype=dtype)
     kept = [] if record_params else None
-    calls_per_step = 0 if spec.deterministic else estimator.calls_per_step
+    # deterministic Gluon calls the exact gradient once per iteration: counted as one oracle call
+    calls_per_step = 1 if spec.deterministic else estimator.calls_per_step
 
     def oracle(X, sample):
         return problem.grad(X) if spec.deterministic else problem.stochastic_grad(X, sample)
 
-    def record(slot, X, radii):
+    # A non-finite estimator M^k (an oracle that returned inf or NaN) corrupts X^{k+1} even where
+    # the LMO hides it (sign-type LMOs map inf to a finite step): such a seed is marked diverged
+    # from the next recorded iterate on.
+    corrupted = xp.zeros(S, dtype=bool)
+
+    def record(slot, X, radii, M):
+        nonlocal corrupted
         rec_norms[slot] = layout.merge(measure.dual_norm(problem.grad(X), xp))
-        rec_values[slot] = problem.value(X)
+        rec_values[slot] = xp.where(corrupted, xp.nan, problem.value(X))
+        corrupted = corrupted | ~xp.isfinite(sum(xp.sum(m, axis=(1, 2, 3)) for m in M))
         rec_radius[slot] = layout.merge([xp.broadcast_to(r.reshape(r.shape[:2]), (S, r.shape[1])) for r in radii])
         if kept is not None:
             kept.append([to_numpy(x) for x in X])
@@ -245,15 +257,18 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
                 f = float(factor[k])
                 radii = [f * r for r in base_radius]
             if slot < R and rec_iters[slot] == k:
-                record(slot, X, radii)
+                record(slot, X, radii, M)
                 slot += 1
                 if progress is not None:
                     progress(k)
             D = geometry.lmo(M, xp)
             X_prev = X
-            X = [x + r * d for x, r, d in zip(X, radii, D)]
+            if shrink is None:
+                X = [x + r * d for x, r, d in zip(X, radii, D)]
+            else:
+                X = [x + r * d - (r * c) * x for x, r, d, c in zip(X, radii, D, shrink)]
         final_norms = to_numpy(layout.merge(measure.dual_norm(problem.grad(X), xp)))
-        final_value = to_numpy(problem.value(X))
+        final_value = to_numpy(xp.where(corrupted, xp.nan, problem.value(X)))
     wall = time.perf_counter() - start
 
     grad_norms = numpy.ascontiguousarray(to_numpy(rec_norms).transpose(1, 0, 2))

@@ -21,6 +21,23 @@ from .backend import array_namespace
 _AX = (-2, -1)
 
 
+def _svd(xp, G, compute_uv):
+    """Batched SVD that survives non-finite matrices: LAPACK refuses a NaN anywhere in the batch
+    (one diverged seed would end every seed's run), so on failure the non-finite matrices are
+    replaced by zeros and their results by NaN, which the run loop then records as divergence."""
+    try:
+        return xp.linalg.svd(G, full_matrices=False, compute_uv=compute_uv)
+    except xp.linalg.LinAlgError:
+        ok = xp.isfinite(G).all(axis=(-2, -1))
+        out = xp.linalg.svd(xp.where(ok[..., None, None], G, 0.0), full_matrices=False, compute_uv=compute_uv)
+        nan = float("nan")
+        if not compute_uv:
+            return xp.where(ok[..., None], out, nan)
+        U, s, Vh = out
+        return (xp.where(ok[..., None, None], U, nan), xp.where(ok[..., None], s, nan),
+                xp.where(ok[..., None, None], Vh, nan))
+
+
 def _safe_div(xp, a, b):
     """``a / b`` with 0 where ``b == 0`` (the ``lmo(0) = 0`` convention)."""
     safe = xp.where(b == 0, 1.0, b)
@@ -83,17 +100,17 @@ class SpectralNorm(Norm):
     def norm(self, X):
         xp = array_namespace(X)
         m, n = X.shape[-2:]
-        return self.scale(m, n) * xp.linalg.svd(X, compute_uv=False)[..., 0]
+        return self.scale(m, n) * _svd(xp, X, False)[..., 0]
 
     def dual_norm(self, G):
         xp = array_namespace(G)
         m, n = G.shape[-2:]
-        return xp.sum(xp.linalg.svd(G, compute_uv=False), axis=-1) / self.scale(m, n)
+        return xp.sum(_svd(xp, G, False), axis=-1) / self.scale(m, n)
 
     def polar(self, G):
         """Exact polar factor :math:`U V^\\top` (0 for ``G = 0``)."""
         xp = array_namespace(G)
-        U, s, Vh = xp.linalg.svd(G, full_matrices=False)
+        U, s, Vh = _svd(xp, G, True)
         P = U @ Vh
         return xp.where((s[..., :1] > 0)[..., None], P, 0.0)
 

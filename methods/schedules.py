@@ -46,7 +46,7 @@ def _check_unit(name, value):
 
 @dataclass(frozen=True)
 class Schedule:
-    """Per-iteration parameters; see the module docstring for the formulas.
+    r"""Per-iteration parameters; see the module docstring for the formulas.
 
     Attributes
     ----------
@@ -63,6 +63,10 @@ class Schedule:
         :math:`a_i = \\|M_i\\|_*` [C, GLUON Thm 1]; ``radius`` then caps nothing and is ignored.
     label : str
         Human description (stored with results).
+    ball : tuple of float or None
+        Ball radii :math:`D_i` of the Frank–Wolfe (weight-decay) form: the step becomes
+        :math:`X_i^{k+1} = (1-a_k)X_i^k + a_k D_i\,\mathrm{lmo}(M_i^k)` with
+        :math:`a_k D_i = t_i^k` (THEORY.md §5).
     """
 
     radius: tuple
@@ -73,6 +77,7 @@ class Schedule:
     q_decay: float = 0.0
     adaptive: tuple | None = None
     label: str = "constant"
+    ball: tuple | None = None
 
     def __post_init__(self):
         radius = tuple(_check_positive(f"schedule.radius[{i}]", r) for i, r in enumerate(self.radius))
@@ -85,6 +90,11 @@ class Schedule:
         _check_positive("schedule.beta_decay", self.beta_decay, allow_zero=True)
         _check_positive("schedule.q", self.q) if self.q_decay else _check_unit("schedule.q", self.q)
         _check_positive("schedule.q_decay", self.q_decay, allow_zero=True)
+        if self.ball is not None:
+            ball = tuple(_check_positive(f"schedule.ball[{i}]", d) for i, d in enumerate(self.ball))
+            if len(ball) != len(radius):
+                raise ValueError(f"schedule.ball: one radius per layer ({len(radius)}); got {len(ball)}")
+            object.__setattr__(self, "ball", ball)
 
     @property
     def n_layers(self):
@@ -106,7 +116,8 @@ class Schedule:
         return {"label": self.label, "radius": list(self.radius), "radius_decay": self.radius_decay,
                 "one_minus_beta": self.one_minus_beta, "beta_decay": self.beta_decay,
                 "q": self.q, "q_decay": self.q_decay,
-                "adaptive": None if self.adaptive is None else [list(a) for a in self.adaptive]}
+                "adaptive": None if self.adaptive is None else [list(a) for a in self.adaptive],
+                "ball": None if self.ball is None else list(self.ball)}
 
 
 def constant_schedule(radius, n_layers: int, beta: float = 0.9, q: float = 1.0) -> Schedule:
@@ -188,3 +199,54 @@ def horizon_schedule(method: str, K: int, L1, radius_scale: float = DEFAULT_RADI
         omb, q = 1.0 - _check_unit("beta", beta), mix
     radii = tuple(min(radius_scale * K ** (-a), radius_cap(method, float(l1), omb)) for l1 in L1)
     return Schedule(radius=radii, one_minus_beta=omb, q=q, label=f"horizon-{method}")
+
+
+def star_step(K: int) -> float:
+    r"""Frank–Wolfe weight :math:`a = \min(1, 2\ln K/K)` of the star-convex horizon schedule [R]."""
+    K = int(K)
+    if K < 2:
+        raise ValueError(f"star-convex horizon K must be >= 2; got {K}")
+    return min(1.0, 2.0 * math.log(K) / K)
+
+
+def star_horizon_schedule(method: str, K: int, ball, momentum_scale: float = DEFAULT_MOMENTUM_SCALE,
+                          beta: float = DEFAULT_BETA) -> Schedule:
+    r"""Star-convex schedule for horizon ``K`` in Frank–Wolfe form (method chosen here [R];
+    bounds in :mod:`theory.bounds_star`): :math:`X^{k+1} = (1-a)X^k + a D_i\,\mathrm{lmo}(M^k)`,
+    :math:`a = 2\ln K/K`, and
+
+    - ``gluon`` (momentum): :math:`1-\beta = c\,a^{2/3}` (noise :math:`\sqrt{1-\beta}` and momentum
+      drift :math:`a/(1-\beta)` balance: :math:`\tilde O(K^{-1/3})`);
+    - ``mvr1``: :math:`1-\beta = c\,a` (:math:`\tilde O(K^{-1/2})`);
+    - ``mvr2``, ``mvr3``: :math:`q = c\,a`, :math:`\beta` constant.
+    """
+    if method not in HORIZON_METHODS:
+        raise ValueError(f"star schedule: unknown method {method!r}; allowed: {', '.join(HORIZON_METHODS)}")
+    a = star_step(K)
+    D = tuple(_check_positive(f"ball[{i}]", d) for i, d in enumerate(ball))
+    _check_positive("momentum_scale", momentum_scale)
+    if method == "gluon":
+        omb, q = min(1.0, momentum_scale * a ** (2.0 / 3.0)), 1.0
+    elif method == "mvr1":
+        omb, q = min(1.0, momentum_scale * a), 1.0
+    else:
+        omb, q = 1.0 - _check_unit("beta", beta), min(1.0, momentum_scale * a)
+    return Schedule(radius=tuple(a * d for d in D), one_minus_beta=omb, q=q, ball=D,
+                    label=f"star-{method}")
+
+
+def star_decreasing_schedule(method: str, radius, n_layers: int) -> Schedule:
+    r"""Plain LMO steps with decreasing parameters for star-convex problems [R]:
+    :math:`t_i^k = t_i/(k+1)`, and :math:`1-\beta_k = (k+1)^{-1}` (MVR-1; ``q_k`` for MVR-2/3)
+    or :math:`(k+1)^{-2/3}` (momentum)."""
+    r = numpy.broadcast_to(numpy.asarray(radius, dtype=float), (n_layers,))
+    if method == "gluon":
+        return Schedule(radius=tuple(r), radius_decay=1.0, one_minus_beta=1.0, beta_decay=2.0 / 3.0,
+                        label="star-decreasing-gluon")
+    if method == "mvr1":
+        return Schedule(radius=tuple(r), radius_decay=1.0, one_minus_beta=1.0, beta_decay=1.0,
+                        label="star-decreasing-mvr1")
+    if method in ("mvr2", "mvr3"):
+        return Schedule(radius=tuple(r), radius_decay=1.0, one_minus_beta=1.0 - DEFAULT_BETA, q=1.0,
+                        q_decay=1.0, label=f"star-decreasing-{method}")
+    raise ValueError(f"star schedule: unknown method {method!r}; allowed: {', '.join(HORIZON_METHODS)}")

@@ -127,6 +127,21 @@ class Problem:
         X0 = self.initial_point(1)
         return float(numpy.asarray(self.value(X0))[0] - self.f_star)
 
+    def ball_radii(self) -> tuple:
+        r"""Per-layer radii :math:`D_i = \max(\|X^*_i\|, \|X^0_i\|)` in the layer norms: the
+        smallest balls about 0 holding the minimiser and the start (Frank–Wolfe form, THEORY §5)."""
+        from methods.norms import get_norm
+        minimiser = getattr(self, "minimiser", None)
+        if minimiser is None:
+            raise ValueError(f"problem {self.name!r} has no known minimiser: the star-convex "
+                             f"(Frank–Wolfe) schedule needs one")
+        star, start = self.layout.to_layers(minimiser(1)), self.layout.to_layers(self.initial_point(1))
+        out = []
+        for name, xs, x0 in zip(self.norms, star, start):
+            norm = get_norm(name)
+            out.append(float(max(norm.norm(xs)[0], norm.norm(x0)[0])))
+        return tuple(out)
+
     def describe(self) -> dict:
         """Plain-data description (for stores and JSON)."""
         return {"name": self.name, "shapes": [list(s) for s in self.layout.shapes],

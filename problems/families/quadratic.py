@@ -76,6 +76,10 @@ class QuadraticProblem(Problem):
     def initial_point(self, S, xp=numpy, dtype="float64"):
         return [xp.repeat(g, S, axis=0) for g in self._stacked(self._X0, xp, dtype)]
 
+    def minimiser(self, S=1, xp=numpy, dtype="float64"):
+        """:math:`X^* = A`."""
+        return [xp.repeat(g, S, axis=0) for g in self._stacked(self._A, xp, dtype)]
+
     def _offsets(self, X):
         xp = array_namespace(X[0])
         A = self._stacked(self._A, xp, X[0].dtype)

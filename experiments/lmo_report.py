@@ -1,0 +1,150 @@
+r"""Tables and the two known facts of the ``lmo-error`` report (THEORY.md §6).
+
+Known facts [C, THEORY.md §6] checked on every run (independently of the selection):
+
+- Jordan's iteration plateaus: singular values settle in about [0.68, 1.13], so its worst-case
+  spectral error never drops below about 0.3 however many steps (checked: the smallest worst case
+  over 1..10 steps on [0.1, 1] lies in [0.25, 0.35]);
+- Polar Express, 5 steps, on normalised singular values in [1e-3, 1]: about 0.16 (checked: < 0.2).
+"""
+from __future__ import annotations
+
+import numpy
+
+from .lmo_error import worst_case
+
+FACT_STEPS = range(1, 11)
+
+
+def known_facts() -> list:
+    """``[{name, value, expected, passed}]`` for the two facts of the module docstring."""
+    plateau = min(worst_case("ns-jordan", T, 1e-1)["spectral"] for T in FACT_STEPS)
+    late = [worst_case("ns-jordan", T, r)["spectral"] for T in (8, 9, 10) for r in (1e-1, 1e-2, 1e-3)]
+    pe = worst_case("polar-express", 5, 1e-3)["spectral"]
+    return [
+        {"name": "Jordan NS plateaus near 0.3 (min over 1..10 steps, [0.1, 1])", "value": plateau,
+         "expected": "[0.25, 0.35]", "passed": 0.25 <= plateau <= 0.35},
+        {"name": "Jordan NS 8..10 steps on [1e-3, 1]: still >= 0.25", "value": min(late),
+         "expected": ">= 0.25", "passed": min(late) >= 0.25},
+        {"name": "Polar Express 5 steps on [1e-3, 1]", "value": pe, "expected": "about 0.16 (< 0.2)",
+         "passed": 0.12 <= pe < 0.2},
+    ]
+
+
+def _f(v, w=7, p=3):
+    if v is None or (isinstance(v, float) and not numpy.isfinite(v)):
+        return f"{'-':>{w}}"
+    return f"{v:>{w}.{p}f}"
+
+
+def format_worst_case(rows) -> str:
+    ratios = sorted({r["ratio"] for r in rows}, reverse=True)
+    head = f"{'approximation':<14}{'T':>3} " + "".join(f"{'r=' + format(r, 'g'):>9}" for r in ratios) \
+        + "   " + "".join(f"{'al/ov r=' + format(r, 'g'):>17}" for r in ratios) + f"{'matrix dev':>12}{'f32 dev':>9}"
+    lines = ["(a) worst case over normalised spectra u in [r, 1]: spectral error max|phi_T(u)-1| (grid), "
+             "alignment / overshoot, and the check on actual matrices (|measured - predicted|)", head,
+             "-" * len(head)]
+    keys = list(dict.fromkeys((r["approximation"], r["steps"]) for r in rows))
+    by = {(r["approximation"], r["steps"], r["ratio"]): r for r in rows}
+    for a, T in keys:
+        cells = [by[a, T, r] for r in ratios if (a, T, r) in by]
+        dev = max(abs(c["matrix"]["float64"]["spectral"] - c["matrix"]["predicted"]) for c in cells)
+        dev32 = max(abs(c["matrix"]["float32"]["spectral"] - c["matrix"]["predicted"]) for c in cells)
+        lines.append(f"{a:<14}{T:>3} " + "".join(f"{c['spectral']:>9.4f}" for c in cells) + "   "
+                     + "".join(f"{c['alignment']:>9.3f}/{c['overshoot']:<7.3f}" for c in cells)
+                     + f"{dev:>12.1e}{dev32:>9.1e}")
+    return "\n".join(lines)
+
+
+def _agg(rows, key, how):
+    vals = [r[key] for r in rows if numpy.isfinite(r[key])]
+    return (max(vals) if how == "max" else float(numpy.median(vals))) if vals else float("nan")
+
+
+def format_momenta(rows) -> str:
+    fams = list(dict.fromkeys(r["family"] for r in rows))
+    dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
+    keys = list(dict.fromkeys((r["approximation"], r["steps"]) for r in rows))
+    group = {}
+    for r in rows:
+        group.setdefault((r["approximation"], r["steps"], r["family"], r["dtype"]), []).append(r)
+    cols = [(f, d) for f in fams for d in dtypes]
+    w = 24
+    head = f"{'approximation':<14}{'T':>3} " + "".join(f"{f[:9] + ' ' + d[-2:]:>{w}}" for f, d in cols)
+    sub = " " * 18 + "".join(f"{'max spec/med spec/eff':>{w}}" for _ in cols)
+    u = {f: numpy.median([r["u_min_median"] for r in rows if r["family"] == f]) for f in fams}
+    lines = ["(b) on the momenta met by Gluon and MVR-1 runs (max over layers, runs, snapshots; "
+             "med = median over snapshots, max over layers; eff = max(alignment, overshoot, 0))",
+             "    median normalised smallest singular value u_min: "
+             + ", ".join(f"{f} {u[f]:.3g}" for f in fams), head, sub, "-" * len(head)]
+    for a, T in keys:
+        cells = []
+        for f, d in cols:
+            g = group.get((a, T, f, d), [])
+            cells.append(f"{_agg(g, 'spectral', 'max'):.3f}/{_agg(g, 'spectral_median', 'max'):.3f}/"
+                         f"{_agg(g, 'effective', 'max'):.3f}" if g else "-")
+        lines.append(f"{a:<14}{T:>3} " + "".join(f"{c:>{w}}" for c in cells))
+    return "\n".join(lines)
+
+
+def format_facts(facts) -> str:
+    return "\n".join(f"{'PASS' if f['passed'] else 'FAIL'}  {f['name']}: {f['value']:.4f} (expected {f['expected']})"
+                     for f in facts)
+
+
+def format_bound(rows) -> str:
+    head = (f"{'family':<10} {'method':<6} {'lmo':<26} {'ns':>3} {'G_K':>8} {'dspec':>6} {'deff':>6} "
+            f"{'B(dspec)':>10} {'G/B':>8} {'B(deff)':>10} {'G/B':>7} {'status':>7}")
+    lines = ["(c) bound check: seed-mean G_K against the theory bound at the measured delta "
+             "(per layer, max over the run); '-' = the bound does not apply (conditions fail)", head,
+             "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['family']:<10} {r['method']:<6} {r['lmo']:<26} {r['ns_dtype'][-2:]:>3} {r['G']:>8.4g} "
+                     f"{max(r['delta']['spectral']):>6.3f} {max(r['delta']['effective']):>6.3f} "
+                     f"{_g(r['bound_spec']):>10} {_g(r['tightness_spec'], 3):>8} {_g(r['bound_eff']):>10} "
+                     f"{_g(r['tightness_eff'], 3):>7} {'ok' if r['ok'] else 'FAIL':>7}")
+    for r in rows:
+        for v in r["violations"]:
+            lines.append(f"!! BOUND CHECK FAILED: {r['family']} {r['method']} {r['lmo']}: {v}")
+    t = [r["tightness_eff"] for r in rows if r["tightness_eff"]]
+    if t:
+        lines.append(f"tightness G/B(deff): min {min(t):.3g}, median {numpy.median(t):.3g}, max {max(t):.3g} "
+                     f"over {len(t)} runs with an applicable bound; B(dspec) applies on "
+                     f"{sum(1 for r in rows if r['bound_spec'])}/{len(rows)} runs")
+    return "\n".join(lines)
+
+
+def _g(v, p=4):
+    return "-" if v is None else f"{v:.{p}g}"
+
+
+def format_coupling(rep) -> str:
+    lines = [f"(d) coupling on '{rep['problem']}' {rep['params']}, Gluon, K={rep['K']}, {len(rep['seeds'])} seeds; "
+             f"grid t = t_H x [{rep['t_grid'][0] / rep['t_ref']:.3g}..{rep['t_grid'][-1] / rep['t_ref']:.3g}] "
+             f"({len(rep['t_grid'])} pts), 1-beta in {[round(v, 4) for v in rep['h_grid']]}; "
+             f"t_H = {rep['t_ref']:.4g}, h_H = {rep['h_ref']:.4g}",
+             "    t_best: best radius at the exact level's best 1-beta; h_best: best 1-beta at its best radius "
+             "(parabolic refinement, 'E' = grid edge); shifts relative to the exact LMO, 95% paired seed bootstrap"]
+    head = (f"{'lmo':<28} {'delta':>6} {'t_best':>9} {'shift':>6} {'95% CI':>13} {'(1+d)^-1/4':>10} {'1/(1+d)':>8} "
+            f"{'bound':>6} {'h_best':>8} {'shift':>6} {'95% CI':>13} {'(1+d)^1/2':>9} {'G/G0':>6} {'B/B0':>6} {'G/B':>7}")
+    lines += [head, "-" * len(head)]
+    for r in rep["levels"]:
+        tci = r.get("t_shift_ci") or [numpy.nan, numpy.nan]
+        hci = r.get("h_shift_ci") or [numpy.nan, numpy.nan]
+        lines.append(
+            f"{r['lmo']:<28} {r['delta']:>6.3f} {r['best_t_at_ref_h']:>8.4g}{'E' if r['t_edge'] else ' '} "
+            f"{r['measured_t_shift']:>6.3f} [{tci[0]:>5.2f},{tci[1]:>5.2f}] {r['theory_t_shift']:>10.3f} "
+            f"{r['theory_t_shift_det']:>8.3f} {_f(r.get('bound_t_shift'), 6)} "
+            f"{r['best_h_at_ref_t']:>7.4g}{'E' if r['h_edge'] else ' '} {r['measured_h_shift']:>6.3f} "
+            f"[{hci[0]:>5.2f},{hci[1]:>5.2f}] {r['theory_h_shift']:>9.3f} {r['G_ratio_ref']:>6.3f} "
+            f"{_f(r['bound_ratio_ref'], 6)} {_f(r['tightness_ref'], 7, 4)}")
+    lines.append("direction (theory: larger delta -> smaller radius, larger 1-beta); rank correlation with delta "
+                 "within each series, and the shift at the largest delta:")
+    for d in rep["directions"]:
+        lines.append(f"  {d['series']:<24} t: corr {_f(d['rank_corr_delta_t'], 5, 2)} "
+                     f"({'holds' if d['t_direction_holds'] else 'REVERSED/flat'}; at delta={d['max_delta']:.2f}: "
+                     f"x{d['t_shift_at_max_delta']:.3f}, {d['t_significant']}; theory x{d['theory_t_shift_at_max_delta']:.3f})"
+                     f"   1-beta: corr {_f(d['rank_corr_delta_h'], 5, 2)} "
+                     f"({'holds' if d['h_direction_holds'] else 'REVERSED/flat'}; x{d['h_shift_at_max_delta']:.3f}, "
+                     f"{d['h_significant']}; theory x{d['theory_h_shift_at_max_delta']:.3f})")
+    return "\n".join(lines)
