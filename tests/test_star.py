@@ -1,0 +1,82 @@
+"""Star-convex (Frank–Wolfe) schedules, the ball form of the loop, and the gap criterion."""
+import numpy
+import pytest
+
+from experiments.config import validate
+from experiments.rate_check import rate_check
+from methods import run
+from methods.norms import get_norm
+from methods.schedules import star_decreasing_schedule, star_horizon_schedule, star_step
+from problems import get_problem
+from theory.bounds_star import star_schedule
+
+
+@pytest.mark.parametrize("K", [2, 10, 137, 1000, 10 ** 5])
+@pytest.mark.parametrize("method,theory_name", [("gluon", "star-momentum"), ("mvr1", "star-mvr")])
+def test_numeric_star_schedule_matches_the_symbolic_one(K, method, theory_name):
+    sym = star_schedule(theory_name, K)
+    sched = star_horizon_schedule(method, K, ball=(2.0, 3.0))
+    assert sched.radius[0] / sched.ball[0] == pytest.approx(sym["a"], rel=1e-12)
+    assert sched.radius[1] == pytest.approx(3.0 * sym["a"], rel=1e-12)
+    assert sched.one_minus_beta == pytest.approx(sym["one_minus_beta"], rel=1e-12)
+
+
+def test_star_step_rejects_short_horizons():
+    with pytest.raises(ValueError, match="K must be >= 2"):
+        star_step(1)
+
+
+@pytest.mark.parametrize("name,params", [("star", {"layers": 2, "dim": 4}), ("quadratic", {"layers": 2, "dim": 4})])
+def test_ball_radii_hold_the_minimiser_and_the_start(name, params):
+    p = get_problem(name, **params)
+    D = p.ball_radii()
+    norm = get_norm(p.norms[0])
+    for layers in (p.layout.to_layers(p.minimiser(1)), p.layout.to_layers(p.initial_point(1))):
+        for d, x in zip(D, layers):
+            assert norm.norm(x)[0] <= d * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("method", ["gluon", "mvr1", "mvr2", "mvr3"])
+def test_frank_wolfe_iterates_stay_in_the_balls(method):
+    p = get_problem("star", layers=2, dim=4, sigma=2.0)
+    D = p.ball_radii()
+    sched = star_horizon_schedule(method, 50, D)
+    traj = run(p, method, K=50, seeds=3, schedule=sched, record_params=True)
+    norm = get_norm(p.norms[0])
+    for X in traj.params:
+        for d, x in zip(D, p.layout.to_layers(X)):
+            assert (norm.norm(x) <= d * (1 + 1e-9)).all()
+
+
+def test_frank_wolfe_step_is_the_convex_combination():
+    p = get_problem("quadratic", layers=1, dim=3, sigma=0.0)
+    D = p.ball_radii()
+    sched = star_horizon_schedule("mvr1", 20, D)
+    traj = run(p, "mvr1", K=2, seeds=1, schedule=sched, record_params=True)
+    X0, X1 = traj.params[0][0], traj.params[1][0]
+    a = star_step(20)
+    lmo = get_norm("spectral").lmo(p.grad(traj.params[0])[0])   # sigma = 0: M^0 is the gradient
+    numpy.testing.assert_allclose(X1, (1 - a) * X0 + a * D[0] * lmo, rtol=1e-12, atol=1e-14)
+
+
+def test_decreasing_star_schedule_tables():
+    s = star_decreasing_schedule("mvr1", 0.5, 2)
+    factor, beta, q = s.tables(4)
+    numpy.testing.assert_allclose(factor, [1, 1 / 2, 1 / 3, 1 / 4])
+    numpy.testing.assert_allclose(1 - beta, [1, 1 / 2, 1 / 3, 1 / 4])
+    s = star_decreasing_schedule("gluon", 0.5, 2)
+    numpy.testing.assert_allclose(1 - s.tables(3)[1], [1, 2 ** (-2 / 3), 3 ** (-2 / 3)])
+
+
+def test_gap_rate_check_end_to_end(tmp_path):
+    cfg = validate({"problem": "star", "params": {"layers": 2, "dim": 3}, "criterion": "gap",
+                    "methods": ["gluon", "mvr1"], "horizons": [30, 60, 120], "seeds": 3,
+                    "store": str(tmp_path / "s.sqlite"), "executor": "serial"})
+    reports, _ = rate_check(cfg)
+    by = {r.method: r for r in reports}
+    assert by["gluon"].theory == pytest.approx(-1 / 3)
+    assert by["mvr1"].theory == pytest.approx(-1 / 2)
+    for r in reports:
+        assert all(g > 0 for g in r.G)                      # a gap, measured against f* = 0
+        assert r.bound_ratio is not None and r.bound_ratio <= 1.0
+        assert not r.bound_violations
