@@ -111,6 +111,6 @@ def run_cell(config: dict) -> dict:
             "final_value": _floats(traj.final_value),
             "final_grad_norm": _floats(traj.final_grad_norms.sum(axis=-1)),
             "diverged_at": [int(v) for v in traj.diverged_at],
-            "oracle_calls": int(traj.oracle_calls[-1]) if len(traj.oracle_calls) else 1,
+            "oracle_calls": int(traj.total_oracle_calls),
             "schedule": traj.schedule, "curve_iterations": it, "curve": curve,
             "wall_time": traj.wall_time}

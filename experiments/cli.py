@@ -132,7 +132,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_rate_check(sub)
     _add_results(sub)
-    for module in ("theory.cli", "problems.cli"):
+    for module in ("theory.cli", "problems.cli", "experiments.lmo_cli", "paper_figs.cli"):
         _optional_register(sub, module)
     return parser
 

@@ -80,7 +80,7 @@ def _float(name, v, low=None, high=None, positive=False):
         raise ConfigError(f"{name}: expected a number; got {v!r}")
     try:
         fv = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name}: expected a number; got {v!r}") from None
     if math.isnan(fv) or math.isinf(fv):
         raise ConfigError(f"{name}: must be a finite number; got {v!r}")
@@ -105,6 +105,12 @@ def _bool(name, v):
     raise ConfigError(f"{name}: expected true or false; got {v!r}")
 
 
+def _path(name, v):
+    if not isinstance(v, str) or not v.strip():
+        raise ConfigError(f"{name}: expected a non-empty file path; got {v!r}")
+    return v
+
+
 def _list(name, v):
     if isinstance(v, str):
         v = [t.strip() for t in v.split(",") if t.strip()]
@@ -117,7 +123,7 @@ def _list(name, v):
 
 def validate(raw: dict) -> RateCheckConfig:
     """Build a :class:`RateCheckConfig` from a dict of overrides, validating every field."""
-    unknown = sorted(set(raw) - set(FIELD_NAMES))
+    unknown = sorted(set(raw) - set(FIELD_NAMES), key=str)
     if unknown:
         raise ConfigError(f"unknown config key {unknown[0]!r}; allowed: {', '.join(FIELD_NAMES)}")
     base = RateCheckConfig()
@@ -134,7 +140,8 @@ def validate(raw: dict) -> RateCheckConfig:
     params = dict(v["params"]) if v["problem"] == base.problem or "params" in raw else {}
     try:
         params = fam.parse_params(params)
-    except ValueError as exc:
+        fam.build(**params)      # an impossible shape or combination fails here, before any work
+    except (ValueError, TypeError, OverflowError) as exc:
         raise ConfigError(f"params: {exc}") from None
     methods = tuple(_choice("methods", m, METHOD_NAMES) for m in _list("methods", v["methods"]))
     if len(set(methods)) != len(methods):
@@ -158,8 +165,10 @@ def validate(raw: dict) -> RateCheckConfig:
         lmo=_choice("lmo", v["lmo"], INEXACT_LMOS), ns_steps=_int("ns_steps", v["ns_steps"], low=1),
         executor=_choice("executor", v["executor"], EXECUTORS),
         scheduler=None if v["scheduler"] in (None, "") else str(v["scheduler"]),
-        store=str(v["store"]), json=None if v["json"] in (None, "") else str(v["json"]),
+        store=_path("store", v["store"]), json=None if v["json"] is None else _path("json", v["json"]),
         device=_choice("device", v["device"], DEVICES), dtype=_choice("dtype", v["dtype"], DTYPES))
+    if "tail" not in raw and cfg.tail > len(cfg.horizons):
+        cfg = replace(cfg, tail=len(cfg.horizons))
     if cfg.tail > len(cfg.horizons):
         raise ConfigError(f"tail: must be <= the number of horizons ({len(cfg.horizons)}); got {cfg.tail}")
     if cfg.scheduler and cfg.executor != "dask":

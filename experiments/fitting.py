@@ -87,3 +87,16 @@ def verdict(fit: RateFit, theory: float, tol: float = 0.04) -> str:
     if abs(s - theory) <= tol or lo <= theory <= hi:
         return "match"
     return "faster" if s < theory else "slower"
+
+
+def mean_interval(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0):
+    """Seed-bootstrap percentile interval of the mean of ``values`` (NaNs excluded)."""
+    v = numpy.asarray(values, dtype=float)
+    v = v[numpy.isfinite(v)]
+    if len(v) == 0:
+        return (float("nan"), float("nan"))
+    rng = numpy.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
+    a = (1 - level) / 2
+    lo, hi = numpy.quantile(means, [a, 1 - a])
+    return (float(lo), float(hi))

@@ -94,6 +94,31 @@ def _bound_grid(problem, K, t, h, delta):
     return out
 
 
+def _bound_value(problem, K, t, h, delta):
+    from theory import evaluate_bound
+    p = problem.layout.n_layers
+    sched = Schedule(radius=(float(t),) * p, one_minus_beta=float(min(1.0, h)), label="grid")
+    v = evaluate_bound("gluon", K, sched, problem.constants, problem.delta0(), delta=[delta] * p,
+                       shapes=problem.layout.shapes)
+    return math.inf if v is None else v
+
+
+def bound_optimum(problem, K, delta, t_fixed=None, h_fixed=None):
+    r"""Continuous minimiser of the theory bound (:mod:`theory`, [R]) in :math:`t` at fixed
+    :math:`h` (``h_fixed``) or in :math:`h\in(0,1]` at fixed :math:`t` (``t_fixed``), on a log scale."""
+    from scipy.optimize import minimize_scalar
+    if delta >= 1:
+        return float("nan")
+    if h_fixed is not None:
+        f = lambda x: _bound_value(problem, K, math.exp(x), h_fixed, delta)   # noqa: E731
+        lo, hi = math.log(1e-6), math.log(10.0)
+    else:
+        f = lambda x: _bound_value(problem, K, t_fixed, math.exp(x), delta)   # noqa: E731
+        lo, hi = math.log(1e-6), 0.0
+    r = minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
+    return float(math.exp(r.x)) if math.isfinite(r.fun) else float("nan")
+
+
 def run_level(problem, K, seeds, t, h, lmo, method="gluon", track_every: int = 5) -> dict:
     """All grid cells of one precision level in one vectorised replay; seed-mean :math:`G_K` grid."""
     p = problem.layout.n_layers
@@ -184,10 +209,8 @@ def coupling(problem_name: str = "quadratic", params=None, K: int = 400, seeds=(
         row["best_h_at_ref_t"], row["h_edge"] = _safe_refine(h, G[ref["i"], :])
         row["t_edge"], row["h_edge"] = bool(row["t_edge"]), bool(row["h_edge"])
         B = _bound_grid(problem, K, t, h, delta)
-        if numpy.any(numpy.isfinite(B)):
-            ci, cj = numpy.unravel_index(int(numpy.nanargmin(B)), B.shape)
-            row["bound_best_t"], row["bound_best_h"] = float(t[ci]), float(h[cj])
-            row["bound_best_t_at_ref_h"] = _safe_refine(t, B[:, ref["j"]])[0]
+        row["bound_best_t_at_ref_h"] = bound_optimum(problem, K, delta, h_fixed=float(h[ref["j"]]))
+        row["bound_best_h_at_ref_t"] = bound_optimum(problem, K, delta, t_fixed=float(t[ref["i"]]))
         row["G_ref"], row["bound_ref"] = float(G[i_ref, j_ref]), (None if numpy.isnan(B[i_ref, j_ref]) else float(B[i_ref, j_ref]))
         row["tightness_ref"] = (row["G_ref"] / row["bound_ref"]) if row["bound_ref"] else None
         row["tightness_best"] = (float(numpy.nanmin(G / B)) if numpy.any(numpy.isfinite(B)) else None)
@@ -207,8 +230,8 @@ def coupling(problem_name: str = "quadratic", params=None, K: int = 400, seeds=(
         row["theory_t_shift"] = (1 + d) ** -0.25
         row["theory_t_shift_det"] = 1.0 / (1 + d)
         row["theory_h_shift"] = (1 + d) ** 0.5
-        if "bound_best_t_at_ref_h" in row and "bound_best_t_at_ref_h" in base:
-            row["bound_t_shift"] = row["bound_best_t_at_ref_h"] / base["bound_best_t_at_ref_h"]
+        row["bound_t_shift"] = row["bound_best_t_at_ref_h"] / base["bound_best_t_at_ref_h"]
+        row["bound_h_shift"] = row["bound_best_h_at_ref_t"] / base["bound_best_h_at_ref_t"]
         row["G_ratio_ref"] = row["G_ref"] / base["G_ref"]
         row["bound_ratio_ref"] = (row["bound_ref"] / base["bound_ref"]) if (row["bound_ref"] and base["bound_ref"]) else None
     directions = []

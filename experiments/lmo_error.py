@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy
 
-from methods.inexact import newton_schulz, ns_coefficients, ns_input_scale, singular_value_map
+from methods.inexact import ns_input_scale, singular_value_map
 from methods.norms import SpectralNorm
 from methods.presets import build_norm
 
@@ -196,14 +196,3 @@ def measure_stack(M, names, steps_list, dtypes=DTYPES, norm: str = "spectral") -
                 row["effective"] = max(0.0, row["alignment"], row["overshoot"])
                 rows.append(row)
     return rows
-
-
-def validate_steps(steps_list) -> list:
-    """Each step count an integer >= 1 (checked with :func:`methods.inexact.ns_coefficients`)."""
-    out = []
-    for T in steps_list:
-        if int(T) != T or T < 1:
-            raise ValueError(f"steps must be integers >= 1; got {T!r}")
-        ns_coefficients("jordan", int(T))
-        out.append(int(T))
-    return out

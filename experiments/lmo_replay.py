@@ -30,7 +30,7 @@ from methods.presets import build_norm, get_method
 
 @dataclass
 class ReplayResult:
-    """Outcome of :func:`replay` (arrays have the batch axis first).
+    r"""Outcome of :func:`replay` (arrays have the batch axis first).
 
     Attributes
     ----------

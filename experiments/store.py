@@ -33,9 +33,21 @@ class ResultStore:
         self.path = os.fspath(path)
         parent = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(parent, exist_ok=True)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(SCHEMA)
+        # Creating the file races with other processes opening it: SQLite answers "database is
+        # locked" at once (no busy wait) when a reader must become a writer, so retry with backoff.
+        deadline = time.monotonic() + 60.0
+        delay = 0.01
+        while True:
+            try:
+                with self._connect() as con:
+                    con.execute("PRAGMA journal_mode=WAL")
+                    con.executescript(SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     def _connect(self):
         con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)

@@ -49,6 +49,8 @@ class Trajectory:
         :math:`f(X^k)` at the recorded iterations.
     oracle_calls : (R,)
         Stochastic-gradient calls per seed spent up to and including iteration ``k``.
+    total_oracle_calls : int
+        Calls per seed for the whole run (iterations ``0..K-1``).
     final_value, final_grad_norms : (S,), (S, p)
         At :math:`X^K`.
     diverged_at : (S,) int
@@ -70,6 +72,7 @@ class Trajectory:
     radius: numpy.ndarray
     schedule: dict
     wall_time: float
+    total_oracle_calls: int = 0
     params: list | None = field(default=None, repr=False)
 
     @property
@@ -282,4 +285,5 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     return Trajectory(method=method, K=K, seeds=seeds, iterations=rec_iters, grad_norms=grad_norms,
                       values=values, oracle_calls=1 + calls_per_step * rec_iters,
                       final_value=final_value, final_grad_norms=final_norms, diverged_at=diverged,
-                      radius=radius, schedule=schedule.describe(), wall_time=wall, params=kept)
+                      radius=radius, schedule=schedule.describe(), wall_time=wall,
+                      total_oracle_calls=1 + calls_per_step * (K - 1), params=kept)

@@ -32,11 +32,13 @@ class Param:
             else:
                 raise ValueError(f"{where}: expected true/false; got {raw!r}")
         elif self.type in (int, float):
+            if isinstance(raw, bool):
+                raise ValueError(f"{where}: expected {self.type.__name__}; got {raw!r}")
             try:
                 value = self.type(raw) if not (self.type is int and isinstance(raw, float)) else None
                 if value is None or (self.type is int and isinstance(raw, str) and "." in raw):
                     raise ValueError
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"{where}: expected {self.type.__name__}; got {raw!r}") from None
             if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
                 raise ValueError(f"{where}: must be finite; got {raw!r}")
@@ -61,7 +63,7 @@ class Family:
     summary: str
 
     def parse_params(self, raw: dict) -> dict:
-        unknown = sorted(set(raw) - set(self.params))
+        unknown = sorted(set(raw) - set(self.params), key=str)
         if unknown:
             raise ValueError(f"problem {self.name!r}: unknown param {unknown[0]!r}; "
                              f"allowed: {', '.join(sorted(self.params))}")

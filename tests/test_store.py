@@ -1,0 +1,191 @@
+"""experiments.store.ResultStore: round trips, first-writer-wins, CSV export, concurrent writers."""
+import csv
+import json
+import math
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from experiments.store import ResultStore
+
+
+def _result(seeds=(0, 1), G=(0.5, 0.25), **kw):
+    n = len(seeds)
+    r = {"seeds": list(seeds), "G": list(G), "G_min": [g / 2 for g in G], "final_value": [1.0] * n,
+         "final_grad_norm": [2.0] * n, "diverged_at": [-1] * n, "oracle_calls": 41, "wall_time": 0.125}
+    r.update(kw)
+    return r
+
+
+def _config(K=20, method="mvr1", seeds=(0, 1)):
+    return {"kind": "rate", "problem": "quadratic", "params": {"dim": 3, "layers": 2}, "method": method,
+            "K": K, "seeds": list(seeds), "noise": True}
+
+
+def _put(store, key, result=None, config=None, version="0.1.0", wall=0.5):
+    store.put(key, "rate", config or _config(), result or _result(), version, {"python": "3"}, wall)
+
+
+def test_round_trip_with_nan_inf_and_large_ints(tmp_path):
+    store = ResultStore(tmp_path / "sub" / "s.sqlite")        # parent folder is created
+    big = 2 ** 62 + 12345
+    huge = 10 ** 30
+    res = _result(G=(float("nan"), 0.1), G_min=[float("inf"), -float("inf")], oracle_calls=big,
+                  extra={"huge": huge, "nested": [1, [2, 3]], "text": "é"}, diverged_at=[3, -1])
+    _put(store, "k1", res)
+    got = store.get("k1")
+    assert math.isnan(got["G"][0]) and got["G"][1] == 0.1
+    assert got["G_min"] == [float("inf"), -float("inf")]
+    assert got["oracle_calls"] == big and isinstance(got["oracle_calls"], int)
+    assert got["extra"] == {"huge": huge, "nested": [1, [2, 3]], "text": "é"}
+    assert got["diverged_at"] == [3, -1]
+    assert set(got) == set(res)
+    assert store.get("missing") is None
+    assert store.count() == 1
+    # a fresh handle on the same file sees the same row
+    assert ResultStore(store.path).get("k1")["oracle_calls"] == big
+
+
+def test_duplicate_key_keeps_the_first_row(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    _put(store, "k", _result(G=(1.0, 2.0)), version="first", wall=1.0)
+    _put(store, "k", _result(G=(9.0, 9.0)), version="second", wall=2.0)
+    assert store.count() == 1
+    assert store.get("k")["G"] == [1.0, 2.0]
+    (row,) = list(store.rows())
+    assert row["version"] == "first" and row["wall_time"] == 1.0
+    assert row["config"] == _config() and row["env"] == {"python": "3"} and row["kind"] == "rate"
+
+
+def test_get_many(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    _put(store, "k0", _result(oracle_calls=0))
+    _put(store, "k1199", _result(oracle_calls=1199))
+    # bulk rows straight into the table (put() is one transaction per row: slow for 1200)
+    con = sqlite3.connect(store.path)
+    with con:
+        con.executemany("INSERT INTO cells VALUES (?,?,?,?,?,?,?,?)",
+                        [(f"k{i}", "rate", "{}", json.dumps(_result(oracle_calls=i)), "v", "{}", 0.0, 0.0)
+                         for i in range(1, 1199)])
+    con.close()
+    keys = [f"k{i}" for i in range(0, 1200, 2)] + ["nope", "k1199"]
+    got = store.get_many(iter(keys))            # any iterable
+    assert set(got) == {f"k{i}" for i in range(0, 1200, 2)} | {"k1199"}
+    assert all(got[f"k{i}"]["oracle_calls"] == i for i in range(0, 1200, 2))
+    assert store.get_many([]) == {}
+
+
+def test_rows_filters_by_kind(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    _put(store, "a")
+    store.put("b", "tuned", _config(), _result(), "v", {}, 0.0)
+    assert [r["key"] for r in store.rows()] == ["a", "b"]
+    assert [r["key"] for r in store.rows(kind="tuned")] == ["b"]
+
+
+def test_export_csv_one_row_per_cell_and_seed(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    _put(store, "a", _result(seeds=(0, 1, 2), G=(0.1, 0.2, float("nan")), diverged_at=[-1, -1, 7]),
+         config=_config(K=20, method="gluon", seeds=(0, 1, 2)), wall=1.5)
+    _put(store, "b", _result(seeds=(5,), G=(0.3,)), config=_config(K=40, seeds=(5,)))
+    out = tmp_path / "out.csv"
+    n = store.export_csv(out)
+    with open(out, newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        header = reader.fieldnames
+    assert n == len(rows) == 4
+    assert header == ["key", "kind", "problem", "params", "method", "K", "seed", "noise", "G", "G_min",
+                      "final_value", "final_grad_norm", "diverged_at", "oracle_calls", "version",
+                      "wall_time"]
+    assert [(r["key"], r["seed"]) for r in rows] == [("a", "0"), ("a", "1"), ("a", "2"), ("b", "5")]
+    a0, a2, b = rows[0], rows[2], rows[3]
+    assert a0["method"] == "gluon" and a0["K"] == "20" and a0["problem"] == "quadratic"
+    assert json.loads(a0["params"]) == {"dim": 3, "layers": 2}
+    assert float(a0["G"]) == 0.1 and float(a0["G_min"]) == 0.05
+    assert math.isnan(float(a2["G"])) and a2["diverged_at"] == "7"
+    assert a0["oracle_calls"] == "41" and float(a0["wall_time"]) == 1.5 and a0["version"] == "0.1.0"
+    assert b["method"] == "mvr1" and b["K"] == "40" and float(b["G"]) == 0.3 and b["noise"] == "True"
+
+
+def test_export_csv_of_empty_store_has_header_only(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    out = tmp_path / "out.csv"
+    assert store.export_csv(out) == 0
+    assert out.read_text().strip().split(",")[0] == "key"
+
+
+# --- two processes writing one store at once -------------------------------------------------
+
+N = 150
+
+
+def _writer(path, tag, keys, barrier):
+    store = ResultStore(path)
+    barrier.wait()                              # both start writing at the same moment
+    for k in keys:
+        store.put(k, "rate", _config(), _result(writer=tag, key=k), tag, {}, 0.0)
+
+
+def _run_two_writers(path, keys_a, keys_b):
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_writer, args=(str(path), tag, keys, barrier))
+             for tag, keys in (("A", keys_a), ("B", keys_b))]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_two_processes_lose_and_duplicate_nothing(tmp_path, overlap):
+    path = tmp_path / "s.sqlite"
+    keys_a = [f"k{i}" for i in range(N)]
+    keys_b = [f"k{i}" for i in (range(N // 2, N // 2 + N) if overlap else range(N, 2 * N))]
+    ResultStore(path)           # an existing store, as when a second sweep joins a running one
+    _run_two_writers(path, keys_a, keys_b)
+    store = ResultStore(path)
+    expected = set(keys_a) | set(keys_b)
+    assert store.count() == len(expected)
+    con = sqlite3.connect(path)
+    try:
+        keys = [k for (k,) in con.execute("SELECT key FROM cells")]
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        con.close()
+    assert len(keys) == len(set(keys)) and set(keys) == expected
+    got = store.get_many(expected)
+    for k in expected:
+        r = got[k]
+        assert r["key"] == k and r["writer"] in ("A", "B")
+        if k not in keys_b:
+            assert r["writer"] == "A"
+        if k not in keys_a:
+            assert r["writer"] == "B"
+    if overlap:   # each shared key was written by one of them, whole
+        shared = set(keys_a) & set(keys_b)
+        assert {row["version"] for row in store.rows() if row["key"] in shared} <= {"A", "B"}
+        assert all(row["version"] == row["result"]["writer"] for row in store.rows())
+
+
+def test_opening_a_store_that_another_process_is_creating_waits(tmp_path):
+    """Deterministic stand-in for two sweeps creating one store at once: a second connection
+    holds the write lock of the fresh file (as the first sweep's ResultStore() does while it
+    switches to WAL and writes the schema), and releases it after 0.3 s."""
+    import threading
+    path = tmp_path / "s.sqlite"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE other_table (a)")
+    timer = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    timer.start()
+    try:
+        store = ResultStore(path)           # must wait for the lock (busy timeout), not raise
+        _put(store, "k")
+        assert store.count() == 1
+    finally:
+        timer.join()
+        other.close()
