@@ -138,8 +138,21 @@ def run_trajectory(problem, method: str = "gluon", K: int = 200, seeds: int = 4,
 
     Returns the recorded snapshots (host params), finite ones only.
     """
+    from dataclasses import replace
+
     from methods import run
-    traj = run(problem, method, K, seeds, record_every=record_every, record_params=True)
+    from methods.presets import get_method
+    from methods.schedules import horizon_schedule
+
+    spec = get_method(method)
+    schedule = None
+    pair_radius = getattr(problem, "pair_radius", None)
+    if pair_radius is not None and not spec.deterministic:
+        # the family states A1 only for pairs closer than pair_radius: keep every step inside it
+        schedule = horizon_schedule(spec.schedule_family, K, problem.constants.L1)
+        caps = numpy.broadcast_to(numpy.asarray(pair_radius, dtype=float), (problem.layout.n_layers,))
+        schedule = replace(schedule, radius=tuple(min(r, float(c)) for r, c in zip(schedule.radius, caps)))
+    traj = run(problem, method, K, seeds, schedule=schedule, record_every=record_every, record_params=True)
     snaps = [s for s in traj.params if all(numpy.isfinite(g).all() for g in s)]
     return snaps
 

@@ -252,16 +252,22 @@ class TwoLayerProblem(Problem):
         return numpy.concatenate(out, axis=0)
 
     def _estimate_trajectory(self, steps, seed):
-        """Iterates of Gluon (constant radius ``radius/2``, beta 0.9, minibatch noise) from
-        :math:`W^0`, so the estimate also sees the points an optimizer visits; ``(X, Y)`` pairs."""
+        """Iterates of Gluon (constant radii ``radius/2`` and ``radius``, the region's largest
+        step; beta 0.9, minibatch noise) from :math:`W^0`, so the estimate also sees the points
+        an optimizer visits, with steps up to the edge of the region; ``(X, Y)`` pairs."""
         from methods import constant_schedule, run
-        traj = run(self, "gluon", steps, 4, root_seed=seed,
-                   schedule=constant_schedule(0.5 * self.pair_radius[0], self.layout.n_layers, beta=0.9),
-                   record_params=True)
-        snaps = [s for s in traj.params if all(numpy.isfinite(g).all() for g in s)]
-        X, Y = est.trajectory_pairs(snaps)
-        keep = self.in_region(X, Y)
-        return [g[keep] for g in X], [g[keep] for g in Y]
+        Xs, Ys = [], []
+        for frac in (0.5, 1.0):
+            traj = run(self, "gluon", steps, 4, root_seed=seed,
+                       schedule=constant_schedule(frac * self.pair_radius[0], self.layout.n_layers, beta=0.9),
+                       record_params=True)
+            snaps = [s for s in traj.params if all(numpy.isfinite(g).all() for g in s)]
+            X, Y = est.trajectory_pairs(snaps)
+            keep = self.in_region(X, Y)
+            Xs.append([g[keep] for g in X])
+            Ys.append([g[keep] for g in Y])
+        return ([numpy.concatenate(parts) for parts in zip(*Xs)],
+                [numpy.concatenate(parts) for parts in zip(*Ys)])
 
     def _estimate_constants(self, safety, n_pairs, seed, steps):
         p = self.layout.n_layers
