@@ -17,17 +17,20 @@ def _write(store, cfg, key, result, version, env):
 
 
 def execute(cells, store, executor: str = "serial", scheduler: str | None = None, n_jobs: int = -1,
-            progress=None):
+            progress=None, runner=None):
     """Run every cell of ``cells`` (``[(key, config), ...]``) missing from ``store``.
 
-    Returns the number of cells computed.  ``progress`` is called once per finished cell.
+    Returns the number of cells computed.  ``progress`` is called once per finished cell;
+    ``runner`` replaces :func:`experiments.cells.run_cell` (instrumentation, fault injection).
     """
     from .cells import environment, package_version, run_cell
+
+    run_cell = runner or run_cell
 
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
     done = store.get_many(k for k, _ in cells)
-    todo = [(k, c) for k, c in cells if k not in done]
+    todo = list({k: c for k, c in cells if k not in done}.items())   # each missing key once
     version, env = package_version(), environment()
     if not todo:
         return 0
