@@ -136,9 +136,12 @@ def test_constants_figure(built):
         L = numpy.concatenate([ly["sampled"][1], ly["trajectory"][1]])
         fit = est.fit_envelope(L, g)
         assert ly["fit"] == pytest.approx((fit.L0, fit.L1), rel=1e-6)
+        # the fitted pair is feasible (no point above its line) and the drawn frontier is the least
+        # feasible L0 at each L1 (up to the round-off allowance)
+        assert ly["fit"][0] >= numpy.max(L - ly["fit"][1] * g) - 1e-9
         L1x, L0f = ly["frontier"]
-        # the fitted pair is feasible: on or above the frontier
-        assert ly["fit"][0] >= numpy.interp(ly["fit"][1], L1x, L0f) - 1e-6 * max(1.0, ly["fit"][0])
+        exact = numpy.maximum(numpy.max(L[None] - L1x[:, None] * g[None], axis=1), 0)
+        numpy.testing.assert_allclose(L0f, exact, rtol=1e-4, atol=1e-9)
 
 
 def test_bounds_figure(built):
