@@ -1,0 +1,40 @@
+"""Build every figure (or a chosen few) into one folder, running whatever cells are missing."""
+from __future__ import annotations
+
+import os
+import time
+
+from . import bounds, constants, convergence, lmo, rates, star
+from .data import SETTINGS, Context
+
+#: figure name -> module with ``build(ctx) -> {"data": ..., "paths": [png, pdf]}``
+FIGURES = {
+    "convergence": convergence,
+    "rates": rates,
+    "star": star,
+    "lmo": lmo,
+    "constants": constants,
+    "bounds": bounds,
+}
+
+DEFAULT_OUT = "figures"
+DEFAULT_STORE = os.path.join("results", "gluon-mvr.sqlite")
+
+
+def build_all(out_dir=DEFAULT_OUT, store=DEFAULT_STORE, quick: bool = False, only=None, log=None):
+    """Build the figures; returns ``{name: {"data", "paths", "seconds"}}``."""
+    settings = SETTINGS["quick" if quick else "full"]
+    ctx = Context(store, out_dir, settings, log=log)
+    names = list(FIGURES) if not only else list(only)
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"unknown figure {unknown[0]!r}; allowed: {', '.join(FIGURES)}")
+    out = {}
+    for name in names:
+        t0 = time.perf_counter()
+        res = FIGURES[name].build(ctx)
+        res["seconds"] = time.perf_counter() - t0
+        out[name] = res
+        if log:
+            log(f"{name}: {', '.join(res['paths'])} ({res['seconds']:.1f}s)")
+    return out
