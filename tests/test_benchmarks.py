@@ -1,0 +1,55 @@
+"""Smoke test of the benchmark package: every benchmark at toy size, the table and the JSON."""
+import json
+
+import numpy
+import pytest
+
+from benchmarks.common import Figure, fit_exponent
+from benchmarks.ns_flops import ns_flops
+from benchmarks.suite import format_row, run_suite, write_json
+
+TINY_RATE_CHECK = ("--horizons", "10,20,40", "--seeds", "2", "--methods", "mvr1", "--executor", "serial",
+                   "--no-noise-share")
+
+
+def test_every_benchmark_runs_at_toy_size(tmp_path):
+    report = run_suite("tiny", options={"rate_check_args": TINY_RATE_CHECK})
+    figs = report["figures"]
+    assert {f["bench"][0] for f in figs} >= set("12345")
+    errors = [f for f in figs if f["note"].startswith("error")]
+    assert not errors, errors
+    judged = {f["bench"][0] for f in figs if f["target"] is not None}
+    assert judged >= set("124")                              # 3 may be skipped without torch
+    for f in figs:
+        if f["passed"] is not None:
+            assert numpy.isfinite(f["value"])
+        assert format_row(f)
+    path = tmp_path / "bench.json"
+    write_json(report, path)
+    data = json.loads(path.read_text())
+    assert data["environment"]["numpy"] == numpy.__version__
+    assert all("target" in f and "passed" in f for f in data["figures"])
+
+
+def test_figure_verdicts_and_helpers():
+    assert Figure("b", "x", 12.0, target=10.0, op=">=").passed is True
+    assert Figure("b", "x", 1.2, target=1.0, op="<=").passed is False
+    assert Figure("b", "x", 5.0).passed is None
+    assert Figure("b", "x", float("nan"), target=1.0).passed is None
+    assert fit_exponent([1, 2, 4], [3, 12, 48]) == pytest.approx(2.0)
+    # square m x m, one step: 3 products of 2 m^3 plus 3 m^2 + 2 m^2 elementwise, + 3 m^2 normalise
+    assert ns_flops(4, 4, 1) == 3 * 16 + 6 * 64 + 5 * 16
+
+
+def test_torch_peer_matches_our_trajectory_without_noise():
+    torch = pytest.importorskip("torch")
+    import methods
+    from benchmarks.torch_peer import torch_mvr1
+    from problems import get_problem
+    problem = get_problem("quadratic", layers=3, dim=5, sigma=0.0)
+    K, S = 15, 2
+    ours = methods.run(problem, "mvr1", K=K, seeds=S)
+    _, _, norms, values, final = torch_mvr1(torch, problem, K, S)
+    numpy.testing.assert_allclose(norms.transpose(1, 0, 2), ours.grad_norms, rtol=1e-9, atol=1e-12)
+    numpy.testing.assert_allclose(values.T, ours.values, rtol=1e-9, atol=1e-12)
+    numpy.testing.assert_allclose(final, ours.final_grad_norms, rtol=1e-9, atol=1e-12)
