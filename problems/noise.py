@@ -23,7 +23,9 @@ def draw_gaussian(rngs, layout, scales, xp=numpy, dtype="float64", df=None):
     for (m, n), layers in zip(layout.group_shapes, layout.group_layers):
         shape = (len(layers), m, n)
         if df is None:
-            z = numpy.stack([rng.standard_normal(shape) for rng in rngs])
+            z = numpy.empty((len(rngs),) + shape)
+            for s, rng in enumerate(rngs):     # each seed from its own stream, in place
+                rng.standard_normal(out=z[s])
         else:
             z = numpy.stack([rng.standard_t(df, shape) for rng in rngs]) * math.sqrt((df - 2) / df)
         scale = numpy.asarray([scales[i] / math.sqrt(m * n) for i in layers])[None, :, None, None]

@@ -69,6 +69,7 @@ class QuadraticProblem(Problem):
                                    source="closed form (quadratic)")
         self.f_star = 0.0
         self._h = self.layout.split([self.curvature] * p)
+        self._A_cache = {}
 
     def _stacked(self, layers, xp, dtype):
         return [xp.asarray(g, dtype=dtype) for g in self.layout.from_layers([l[None] for l in layers])]
@@ -82,7 +83,10 @@ class QuadraticProblem(Problem):
 
     def _offsets(self, X):
         xp = array_namespace(X[0])
-        A = self._stacked(self._A, xp, X[0].dtype)
+        key = (xp.__name__, X[0].dtype)
+        A = self._A_cache.get(key)
+        if A is None:      # stacked once per backend and dtype, not on every oracle call
+            A = self._A_cache[key] = self._stacked(self._A, xp, X[0].dtype)
         return [x - a for x, a in zip(X, A)], xp
 
     def value(self, X):
