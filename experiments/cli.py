@@ -37,6 +37,9 @@ def _add_rate_check(sub):
     p.add_argument("--lmo", help="exact | ns-jordan | ns-cubic | ns-quintic | polar-express")
     p.add_argument("--ns-steps", dest="ns_steps", help="Newton–Schulz steps for an inexact LMO")
     p.add_argument("--criterion", help="stationarity (G_K, non-convex) | gap (f(X^K) - f*, star-convex)")
+    p.add_argument("--scale-param", dest="scale_param",
+                   help="problem param scaled per method with its theory rate K^theta (ln K)^p relative "
+                        "to K = 1000 (lower-bound-style instances, e.g. 'width' of star)")
     p.add_argument("--tuned", action="store_const", const=True,
                    help="search the radius and momentum per K instead of the theory schedule")
     p.add_argument("--no-noise-share", dest="noise_share", action="store_const", const=False,
@@ -56,7 +59,7 @@ def _cmd_rate_check(args):
         flags = {k: getattr(args, k) for k in ("problem", "methods", "horizons", "seeds", "store", "executor",
                                                "scheduler", "json", "device", "dtype", "tail", "radius_scale",
                                                "momentum_scale", "beta", "lmo", "ns_steps", "noise_share",
-                                               "tuned", "criterion")
+                                               "tuned", "criterion", "scale_param")
                  if getattr(args, k) is not None}
         if args.param:
             flags["params"] = parse_param_pairs(args.param)

@@ -53,6 +53,7 @@ class RateCheckConfig:
     json: str | None = None
     device: str = "cpu"
     dtype: str = "float64"
+    scale_param: str | None = None
 
     def as_dict(self):
         d = asdict(self)
@@ -166,14 +167,30 @@ def validate(raw: dict) -> RateCheckConfig:
         executor=_choice("executor", v["executor"], EXECUTORS),
         scheduler=None if v["scheduler"] in (None, "") else str(v["scheduler"]),
         store=_path("store", v["store"]), json=None if v["json"] is None else _path("json", v["json"]),
-        device=_choice("device", v["device"], DEVICES), dtype=_choice("dtype", v["dtype"], DTYPES))
+        device=_choice("device", v["device"], DEVICES), dtype=_choice("dtype", v["dtype"], DTYPES),
+        scale_param=None if v["scale_param"] is None else str(v["scale_param"]))
     if "tail" not in raw and cfg.tail > len(cfg.horizons):
         cfg = replace(cfg, tail=len(cfg.horizons))
+    if cfg.scale_param is not None:
+        _check_scale_param(cfg, fam)
     if cfg.tail > len(cfg.horizons):
         raise ConfigError(f"tail: must be <= the number of horizons ({len(cfg.horizons)}); got {cfg.tail}")
     if cfg.scheduler and cfg.executor != "dask":
         raise ConfigError("scheduler: only used with executor 'dask'")
     return cfg
+
+
+def _check_scale_param(cfg, fam):
+    """``scale_param`` must name a float param of the family, and every method needs a claimed rate."""
+    from .rate_check import THEORY_EXPONENT
+    from methods.presets import get_method
+    floats = sorted(k for k, p in fam.params.items() if p.type is float)
+    if cfg.scale_param not in floats:
+        raise ConfigError(f"scale_param: must be a numeric param of problem {cfg.problem!r}; "
+                          f"allowed: {', '.join(floats)}; got {cfg.scale_param!r}")
+    for m in cfg.methods:
+        if get_method(m).estimator not in THEORY_EXPONENT[cfg.criterion]:
+            raise ConfigError(f"scale_param: method {m!r} has no claimed rate to scale with")
 
 
 def load_toml(path) -> dict:

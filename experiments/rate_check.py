@@ -75,6 +75,27 @@ class MethodReport:
         return d
 
 
+SCALE_REFERENCE_K = 1000
+
+
+def theory_rate(method: str, criterion: str, K: int) -> float:
+    r"""The method's claimed rate :math:`K^{\theta}(\ln K)^{p}` (log power as the bound states)."""
+    est = get_method(method).estimator
+    theta = THEORY_EXPONENT[criterion][est]
+    p = LOG_POWER.get(criterion, {}).get(est, 0.0)
+    return K ** theta * math.log(K) ** p
+
+
+def cell_params(cfg: RateCheckConfig, method: str, K: int) -> dict:
+    """Problem params of one cell.  With ``scale_param`` (a lower-bound-style construction) that
+    param is multiplied by the method's theory rate at ``K`` relative to ``K = 1000``, so the
+    problem instance follows the method's error level as ``K`` grows."""
+    if not cfg.scale_param:
+        return cfg.params
+    factor = theory_rate(method, cfg.criterion, K) / theory_rate(method, cfg.criterion, SCALE_REFERENCE_K)
+    return {**cfg.params, cfg.scale_param: float(cfg.params[cfg.scale_param]) * factor}
+
+
 def _cells(cfg: RateCheckConfig):
     seeds = list(range(cfg.seeds))
     common = dict(radius_scale=cfg.radius_scale, momentum_scale=cfg.momentum_scale, beta=cfg.beta,
@@ -84,10 +105,11 @@ def _cells(cfg: RateCheckConfig):
     grid, off = {}, {}
     for m in cfg.methods:
         for K in cfg.horizons:
-            c = make_cell(cfg.problem, cfg.params, m, K, seeds, **common)
+            c = make_cell(cfg.problem, cell_params(cfg, m, K), m, K, seeds, **common)
             grid[m, K] = (cell_key(c), c)
         if cfg.noise_share:
-            c = make_cell(cfg.problem, cfg.params, m, cfg.horizons[-1], seeds[:1], noise=False, **common)
+            K = cfg.horizons[-1]
+            c = make_cell(cfg.problem, cell_params(cfg, m, K), m, K, seeds[:1], noise=False, **common)
             off[m] = (cell_key(c), c)
     return grid, off
 
@@ -110,12 +132,12 @@ def _bound(cfg, problem, method, K):
     return evaluate_bound(method, K, sched, problem.constants, problem.delta0(), shapes=problem.layout.shapes)
 
 
-def _bound_ratios(cfg, problem, method, G_mean):
+def _bound_ratios(cfg, method, G_mean):
     """Largest measured/bound over horizons, and the horizons where it exceeds 1."""
     ratios, bad = [], []
     for K, g in zip(cfg.horizons, G_mean):
         try:
-            b = _bound(cfg, problem, method, K)
+            b = _bound(cfg, get_problem(cfg.problem, **cell_params(cfg, method, K)), method, K)
         except (ImportError, ValueError):   # no bound for this method or problem
             b = None
         if b is None or not math.isfinite(b) or b <= 0:
@@ -133,7 +155,6 @@ def rate_check(cfg: RateCheckConfig, progress=None):
     todo = list(grid.values()) + list(off.values())
     execute(todo, store, cfg.executor, cfg.scheduler, progress=progress)
     results = store.get_many(k for k, _ in todo)
-    problem = get_problem(cfg.problem, **cfg.params)
     reports = []
     field = "gap" if cfg.criterion == "gap" else "G"
     for m in cfg.methods:
@@ -147,7 +168,7 @@ def rate_check(cfg: RateCheckConfig, progress=None):
         if m in off:
             g_off = results[off[m][0]][field][0]
             share = float(1.0 - g_off / Gm[-1]) if Gm[-1] > 0 else None
-        ratio, bad = _bound_ratios(cfg, problem, m, Gm)
+        ratio, bad = _bound_ratios(cfg, m, Gm)
         div = sum(1 for r in res for d in r["diverged_at"] if d >= 0)
         reports.append(MethodReport(
             method=m, horizons=list(cfg.horizons), G=Gm,

@@ -322,6 +322,8 @@ BAD = {
     "executor": _not_in(EXECUTORS),
     "device": _not_in(("cpu", "gpu")),
     "dtype": _not_in(("float64", "float32")),
+    # must name a float param of the problem (quadratic: curvature, sigma, distance)
+    "scale_param": st.sampled_from(["nope", "layers", "norm", "", "seed", "dim"]) | st.integers(),
 }
 
 # valid values for other fields, to mix in (never making a bad field valid)

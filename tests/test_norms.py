@@ -306,3 +306,25 @@ def test_lmo_matches_cvxpy(name, shape):
         assert value == pytest.approx(-dual, rel=1e-5, abs=1e-6)
         assert float(inner(G, D)) == pytest.approx(value, rel=1e-5, abs=1e-6)
         numpy.testing.assert_allclose(D, S, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(6, 8, 8), (5, 7, 4), (5, 4, 7)])
+def test_spectral_fast_path_agrees_with_the_svd_and_falls_back_when_ill_conditioned(shape):
+    """The Gram-eigh fast path must give the SVD's polar factor and nuclear norm; matrices with
+    sigma_min/sigma_max < 1e-3 (and zero ones) must take the SVD path."""
+    rng = numpy.random.default_rng(3)
+    spec = get_norm("spectral")
+    G = rng.standard_normal(shape)
+    m, n = shape[-2:]
+    r = min(m, n)
+    U, _ = numpy.linalg.qr(rng.standard_normal((m, m)))
+    V, _ = numpy.linalg.qr(rng.standard_normal((n, n)))
+    S = numpy.zeros((m, n))
+    S[numpy.arange(r), numpy.arange(r)] = numpy.geomspace(1.0, 1e-9, r)
+    G[1] = U @ S @ V.T                 # kappa = 1e9: the fast path would lose ~all digits
+    G[2] = 0.0
+    Us, s, Vh = numpy.linalg.svd(G, full_matrices=False)
+    exact = Us @ Vh
+    exact[2] = 0.0
+    numpy.testing.assert_allclose(-spec.lmo(G), exact, atol=1e-9)
+    numpy.testing.assert_allclose(spec.dual_norm(G), s.sum(axis=-1), rtol=1e-12)

@@ -80,3 +80,30 @@ def test_gap_rate_check_end_to_end(tmp_path):
         assert all(g > 0 for g in r.G)                      # a gap, measured against f* = 0
         assert r.bound_ratio is not None and r.bound_ratio <= 1.0
         assert not r.bound_violations
+
+
+def test_scale_param_follows_each_methods_theory_rate():
+    from experiments.rate_check import cell_params, theory_rate
+    cfg = validate({"problem": "star", "params": {"growth": "linear", "width": 0.2}, "criterion": "gap",
+                    "methods": ["gluon", "mvr1"], "horizons": [100, 1000, 10000], "scale_param": "width"})
+    for m in ("gluon", "mvr1"):
+        assert cell_params(cfg, m, 1000)["width"] == pytest.approx(0.2)
+        ratio = cell_params(cfg, m, 10000)["width"] / cell_params(cfg, m, 100)["width"]
+        assert ratio == pytest.approx(theory_rate(m, "gap", 10000) / theory_rate(m, "gap", 100))
+    # momentum's gap rate is K^-1/3 (ln K)^1/3, MVR's K^-1/2 (ln K)^1/2
+    assert theory_rate("gluon", "gap", 1000) == pytest.approx(1000 ** (-1 / 3) * numpy.log(1000) ** (1 / 3))
+    assert theory_rate("mvr1", "gap", 1000) == pytest.approx(1000 ** (-1 / 2) * numpy.log(1000) ** (1 / 2))
+
+
+def test_scale_param_must_be_a_float_param():
+    from experiments.config import ConfigError
+    with pytest.raises(ConfigError, match="scale_param"):
+        validate({"problem": "star", "scale_param": "layers"})
+
+
+def test_origin_start_puts_the_minimiser_on_the_ball():
+    p = get_problem("star", layers=2, dim=4, start="origin", distance=1.5, norm="frobenius")
+    D = p.ball_radii()
+    numpy.testing.assert_allclose(D, [1.5, 1.5], rtol=1e-12)
+    assert all(numpy.all(x == 0) for x in p.initial_point(1))
+    assert p.delta0() > 0

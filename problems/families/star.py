@@ -49,6 +49,7 @@ from ._common import SeparableProblem, common_params, per_layer_values, stack_la
 from .quadratic import shapes_from
 
 GROWTHS = ("quadratic", "linear")
+STARTS = ("offset", "origin")
 
 
 class StarProblem(SeparableProblem):
@@ -58,10 +59,12 @@ class StarProblem(SeparableProblem):
 
     def __init__(self, shapes=((8, 8),) * 4, curvature=1.0, modulation=0.5, frequency=4.0,
                  growth="quadratic", width=1.0, distance=3.0, sigma=1.0, noise="additive", df=4.0,
-                 hess_noise=0.5, region=2.0, norm="spectral", seed=0):
+                 hess_noise=0.5, region=2.0, norm="spectral", seed=0, start="offset"):
         kwargs = dict(shapes=shapes, curvature=curvature, modulation=modulation, frequency=frequency,
                       growth=growth, width=width, distance=distance, sigma=sigma, noise=noise, df=df,
-                      hess_noise=hess_noise, region=region, norm=norm, seed=seed)
+                      hess_noise=hess_noise, region=region, norm=norm, seed=seed, start=start)
+        if start not in STARTS:
+            raise ValueError(f"problem 'star' param 'start': allowed values {', '.join(STARTS)}; got {start!r}")
         if growth not in GROWTHS:
             raise ValueError(f"problem 'star' param 'growth': allowed values {', '.join(GROWTHS)}; got {growth!r}")
         p = len(shapes)
@@ -70,6 +73,11 @@ class StarProblem(SeparableProblem):
         self.w = per_layer_values("star", "frequency", frequency, p, strict=True)
         self.growth, self.width = growth, float(width)
         self._setup(shapes, norm, seed, noise, sigma, df, hess_noise, region, [float(distance)] * p, kwargs)
+        if start == "origin":
+            # tightness setting: X^0 = 0 and ||X*_i||_F = distance, so the minimiser lies on the
+            # boundary of the smallest Frank-Wolfe ball about 0 that holds both (D_i = ||X*_i||)
+            self._C = [c * (float(distance) / numpy.linalg.norm(c)) for c in self._C]
+            self._X0 = [numpy.zeros_like(c) for c in self._C]
         dirs = [self.rng_data.standard_normal(s) for s in self.layout.shapes]
         self._A = [d / numpy.linalg.norm(d) for d in dirs]
         self.epsw = tuple(e * w for e, w in zip(self.eps, self.w))
@@ -135,9 +143,12 @@ class StarProblem(SeparableProblem):
     "growth": Param(str, "quadratic", "radial profile", choices=GROWTHS),
     "width": Param(float, 1.0, "linear growth: quadratic core radius mu", positive=True),
     "distance": Param(float, 3.0, "||X0_i - X*_i||_F", positive=True),
+    "start": Param(str, "offset", "offset: X0 = X* + distance U; origin: X0 = 0, ||X*||_F = distance "
+                                  "(minimiser on the Frank-Wolfe ball's boundary)", choices=STARTS),
 })
 def build_star(layers, dim, shapes, sigma, noise, df, hess_noise, region, norm, seed, curvature,
-               modulation, frequency, growth, width, distance):
+               modulation, frequency, growth, width, distance, start):
     return StarProblem(shapes=shapes_from(layers, dim, shapes), curvature=curvature, modulation=modulation,
                        frequency=frequency, growth=growth, width=width, distance=distance, sigma=sigma,
-                       noise=noise, df=df, hess_noise=hess_noise, region=region, norm=norm, seed=seed)
+                       noise=noise, df=df, hess_noise=hess_noise, region=region, norm=norm, seed=seed,
+                       start=start)
