@@ -87,12 +87,15 @@ def theory_rate(method: str, criterion: str, K: int) -> float:
 
 
 def cell_params(cfg: RateCheckConfig, method: str, K: int) -> dict:
-    """Problem params of one cell.  With ``scale_param`` (a lower-bound-style construction) that
-    param is multiplied by the method's theory rate at ``K`` relative to ``K = 1000``, so the
-    problem instance follows the method's error level as ``K`` grows."""
+    """Problem params of one cell.
+
+    With ``scale_param`` (a lower-bound-style construction) that param is multiplied by the
+    method's claimed rate at ``K``, normalised by momentum's (Gluon's) rate at ``K = 1000``:
+    each method meets the instance that follows its own error level as ``K`` grows, with one
+    constant for all methods (the given value is momentum's at ``K = 1000``)."""
     if not cfg.scale_param:
         return cfg.params
-    factor = theory_rate(method, cfg.criterion, K) / theory_rate(method, cfg.criterion, SCALE_REFERENCE_K)
+    factor = theory_rate(method, cfg.criterion, K) / theory_rate("gluon", cfg.criterion, SCALE_REFERENCE_K)
     return {**cfg.params, cfg.scale_param: float(cfg.params[cfg.scale_param]) * factor}
 
 

@@ -86,8 +86,10 @@ def test_scale_param_follows_each_methods_theory_rate():
     from experiments.rate_check import cell_params, theory_rate
     cfg = validate({"problem": "star", "params": {"growth": "linear", "width": 0.2}, "criterion": "gap",
                     "methods": ["gluon", "mvr1"], "horizons": [100, 1000, 10000], "scale_param": "width"})
+    assert cell_params(cfg, "gluon", 1000)["width"] == pytest.approx(0.2)
+    assert cell_params(cfg, "mvr1", 1000)["width"] == pytest.approx(
+        0.2 * theory_rate("mvr1", "gap", 1000) / theory_rate("gluon", "gap", 1000))
     for m in ("gluon", "mvr1"):
-        assert cell_params(cfg, m, 1000)["width"] == pytest.approx(0.2)
         ratio = cell_params(cfg, m, 10000)["width"] / cell_params(cfg, m, 100)["width"]
         assert ratio == pytest.approx(theory_rate(m, "gap", 10000) / theory_rate(m, "gap", 100))
     # momentum's gap rate is K^-1/3 (ln K)^1/3, MVR's K^-1/2 (ln K)^1/2
