@@ -24,6 +24,8 @@ import os
 import sys
 import time
 
+from methods.backend import to_python
+
 PARTS = ("measure", "bound", "coupling")
 
 
@@ -197,27 +199,6 @@ def format_doc(doc) -> str:
     return "\n".join(out)
 
 
-def clean(obj):
-    """JSON-safe copy: NaN/inf -> None, NumPy scalars and arrays -> Python."""
-    import math
-
-    import numpy
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if isinstance(obj, numpy.ndarray):
-        return clean(obj.tolist())
-    if isinstance(obj, (numpy.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, numpy.integer):
-        return int(obj)
-    if isinstance(obj, numpy.bool_):
-        return bool(obj)
-    return obj
-
-
 def _store(doc, path):
     from .cells import canonical, cell_key, environment, package_version
     from .store import ResultStore
@@ -239,7 +220,7 @@ def _cmd(args) -> int:
         return 2
     doc, failed = run(cfg, progress=not args.no_progress)
     print(format_doc(doc))
-    doc = clean(doc)
+    doc = to_python(doc)
     if cfg["store"]:
         key = _store(doc, cfg["store"])
         print(f"results stored in {os.path.abspath(cfg['store'])} (kind lmo-error, key {key[:12]})")

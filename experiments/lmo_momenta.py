@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy
 
-from methods.presets import build_norm, get_method
+from methods.presets import get_method
 from methods.schedules import horizon_schedule
 from problems import get_problem
 

@@ -66,3 +66,23 @@ def gpu_available() -> bool:
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:
         return False
+
+
+def to_python(obj):
+    """JSON-safe host copy of ``obj``: NumPy/CuPy arrays and scalars become Python lists and
+    numbers, dict keys strings, and non-finite floats ``None`` (JSON has no NaN)."""
+    import math
+    if isinstance(obj, dict):
+        return {str(k): to_python(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_python(v) for v in obj]
+    if isinstance(obj, numpy.ndarray) or hasattr(obj, "get") and hasattr(obj, "ndim"):
+        return to_python(to_numpy(obj).tolist())
+    if isinstance(obj, (numpy.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, numpy.integer):
+        return int(obj)
+    if isinstance(obj, numpy.bool_):
+        return bool(obj)
+    return obj

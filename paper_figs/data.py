@@ -13,7 +13,6 @@ second ``figs`` run reads everything from the store and recomputes nothing.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ import numpy
 from experiments.cells import cell_key, environment, package_version
 from experiments.config import validate
 from experiments.store import ResultStore
+from methods.backend import to_python
 
 FIGURE_KIND = "figure-data"
 
@@ -216,29 +216,12 @@ def cached(ctx: Context, name: str, config: dict, compute):
         return got
     ctx.log(f"computing {name} ...")
     t0 = time.perf_counter()
-    result = _clean(compute())
+    result = to_python(compute())
     wall = time.perf_counter() - t0
     # "seeds": [] keeps `results export` (one CSV row per seed of a rate cell) from listing this row
-    ctx.store.put(key, FIGURE_KIND, _clean(full), {"seeds": [], **result}, package_version(),
+    ctx.store.put(key, FIGURE_KIND, to_python(full), {"seeds": [], **result}, package_version(),
                   environment(), wall)
     return ctx.store.get(key)
-
-
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, numpy.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (numpy.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, numpy.integer):
-        return int(obj)
-    if isinstance(obj, numpy.bool_):
-        return bool(obj)
-    return obj
 
 
 def as_float(a):

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy
 
+from methods.backend import to_python
+
 from . import constants_estimation as est
 
 Z = 4.0   # standard errors allowed to Monte Carlo means (several points and layers are tested)
@@ -83,22 +85,7 @@ class Certificate:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["ok"] = self.ok
-        return _clean(d)
-
-
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (numpy.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, numpy.integer):
-        return int(obj)
-    if isinstance(obj, numpy.bool_):
-        return bool(obj)
-    return obj
+        return to_python(d)
 
 
 def default_pairs(problem, rng, n):

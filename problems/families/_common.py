@@ -28,7 +28,6 @@ from ..base import Constants, Problem
 from ..noise_models import SEPARABLE_NOISES, make_noise
 from ..norm_equivalence import kappa, rho
 from ..registry import Param
-from .quadratic import shapes_from
 
 
 def common_params(noise_default: str = "additive") -> dict:
