@@ -34,7 +34,7 @@ THEORY_EXPONENT = {
     "gap": {"momentum": -1 / 3, "mvr1": -0.5, "mvr2": -0.5, "mvr3": -0.5},
 }
 LOG_POWER = {"gap": {"momentum": 1 / 3, "mvr1": 0.5, "mvr2": 0.5, "mvr3": 0.5}}
-STAR_BOUND_NAME = {"momentum": "star-momentum", "mvr1": "star-mvr"}
+STAR_BOUND_NAME = {"momentum": "star-momentum", "mvr1": "star-mvr", "mvr2": "star-mvr2", "mvr3": "star-mvr3"}
 
 
 def theory_exponent(method: str, criterion: str = "stationarity"):
@@ -128,7 +128,7 @@ def _bound(cfg, problem, method, K):
         sched = star_horizon_schedule(spec.schedule_family, K, problem.ball_radii(), cfg.momentum_scale, cfg.beta)
         return star_bound_details(name, K, problem.constants, problem.delta0(), problem.ball_radii(),
                                   a=sched.radius[0] / sched.ball[0], one_minus_beta=sched.one_minus_beta,
-                                  shapes=problem.layout.shapes).value
+                                  q=sched.q, shapes=problem.layout.shapes).value
     from theory import evaluate_bound
     sched = horizon_schedule(spec.schedule_family, K, problem.constants.L1, cfg.radius_scale,
                              cfg.momentum_scale, cfg.beta)

@@ -28,7 +28,10 @@ def test_run_all_passes_and_covers_everything(checks):
     assert not failed, failed
     names = " ".join(c.name for c in checks)
     for needle in ("gluon", "mvr1", "mvr2", "mvr3", "gluon-deterministic", "inexact", "star-mvr",
-                   "star-momentum", "minimax:", "exponent:", "K0:", "schedules:", "recursion:", "step:"):
+                   "star-momentum", "minimax:", "exponent:", "K0:", "schedules:", "recursion:", "step:",
+                   "exponent:star-mvr2", "exponent:star-mvr3", "minimax:star-mvr2", "minimax:star-mvr3",
+                   "recursion:star-mvr2", "recursion:star-mvr3", "step:star-unroll:mvr2",
+                   "step:star-unroll:mvr3", "step:star-initial-split", "rate:star-mvr2", "rate:star-mvr3"):
         assert needle in names, needle
 
 
@@ -85,6 +88,39 @@ def test_wrong_star_claims_rejected():
     assert not V.check_star_exponent("star-momentum", claimed=sp.Rational(-1, 2)).passed
     assert not V.check_star_minimax("star-mvr", claimed_y=sp.Rational(2, 3)).passed
     assert not V.check_star_minimax("star-momentum", claimed_y=1).passed
+
+
+@pytest.mark.parametrize("method", ["star-mvr2", "star-mvr3"])
+def test_wrong_star_mvr23_claims_rejected(method):
+    from theory.bounds_star import STEP
+    assert V.check_star_exponent(method).passed and V.check_star_minimax(method).passed
+    for wrong in (sp.Rational(-1, 3), sp.Rational(-1, 4), sp.Integer(-1)):
+        assert not V.check_star_exponent(method, claimed=wrong).passed
+    # a wrong schedule (q = a^(2/3), as momentum's 1-beta) only gives K^-1/3
+    assert not V.check_star_exponent(method, overrides={"q": STEP ** sp.Rational(2, 3)}).passed
+    assert not V.check_star_minimax(method, claimed_y=sp.Rational(2, 3)).passed
+    assert V.check_star_log_power(method).passed
+    assert not V.check_star_log_power(method, power=1).passed
+    assert not V.check_star_log_power(method, power=0).passed
+
+
+def test_wrong_star_mvr23_steps_rejected():
+    e_k = sp.Symbol("e_k")
+    inner = (1 - S.q) * V.e_prev + S.q * V.N + (1 - S.q) * V.Dk
+    # MVR-2 without its momentum drift, MVR-3 without its beta D_k correction, inner without D_k
+    assert not V.check_star_recursion("mvr2", claimed=(inner, V.beta * V.E_prev + (1 - V.beta) * e_k)).passed
+    assert not V.check_star_recursion("mvr3", claimed=(inner, V.beta * V.E_prev + (1 - V.beta) * e_k)).passed
+    assert not V.check_star_recursion("mvr2", claimed=(inner - (1 - S.q) * V.Dk,
+                                                       V.STAR_CLAIMED_RECURSIONS["mvr2"][1])).passed
+    assert V.check_star_recursion("mvr2").passed and V.check_star_recursion("mvr3").passed
+    # the unrolled closed form with the drift sum swapped between MVR-2 and MVR-3 is rejected
+    swapped = lambda m, *rest: V.star_unrolled("mvr3" if m == "mvr2" else "mvr2", *rest)
+    assert not V.check_star_unroll("mvr2", closed=swapped).passed
+    assert not V.check_star_unroll("mvr3", closed=swapped).passed
+    # u_k <= 2 exp(-q k) is false when h << q (the slow momentum mode), and so is 2 exp(-2 mu k)
+    from theory.bounds_star import MU
+    assert not V.check_star_initial_split(mu=S.q).passed
+    assert not V.check_star_initial_split(mu=2 * MU).passed
 
 
 # ----------------------------------------------------------------------------- theory check
@@ -181,7 +217,75 @@ def test_star_bound_schedule_rates():
     assert -0.55 < slope["star-mvr"] < -0.4 and -0.4 < slope["star-momentum"] < -0.25
 
 
+STAR_NEW = ("star-mvr2", "star-mvr3")
+
+
+@pytest.mark.parametrize("method", STAR_NEW)
+def test_star_mvr23_bounds_finite_positive(method):
+    from problems import get_problem
+    from theory import STAR_METHODS, star_schedule
+    assert method in STAR_METHODS
+    p = get_problem("star", layers=2, dim=4)
+    D = p.ball_radii()
+    vals = []
+    for K in (2, 10, 200, 1000, 10 ** 6):
+        d = star_bound_details(method, K, p.constants, p.delta0(), D, shapes=p.layout.shapes)
+        assert d.value is not None and math.isfinite(d.value) and d.value > 0, (K, d.reason)
+        assert all(v >= 0 and math.isfinite(v) for v in d.terms.values())
+        assert abs(sum(d.terms.values()) - d.value) <= 1e-12 * d.value
+        assert all(ok for _, ok, _ in d.conditions) and "0 < q <= 1" in [n for n, _, _ in d.conditions]
+        vals.append(d.value)
+    assert vals[2] > vals[3] > vals[4]
+    sched = star_schedule(method, 1000)
+    assert sched["q"] == pytest.approx(sched["a"]) and sched["one_minus_beta"] == pytest.approx(0.5)
+    # q is a free parameter: a larger q (more noise admitted) gives a larger bound; out of range -> None
+    base = star_bound_details(method, 1000, p.constants, p.delta0(), D)
+    assert star_bound_details(method, 1000, p.constants, p.delta0(), D, q=0.5).value > base.value
+    bad = star_bound_details(method, 1000, p.constants, p.delta0(), D, q=1.5)
+    assert bad.value is None and "0 < q <= 1" in [n for n, ok, _ in bad.conditions if not ok]
+    assert star_bound_details(method, 1000, p.constants, p.delta0(), D, one_minus_beta=0.0).value is None
+
+
+def test_star_mvr23_bound_rates():
+    c = Constants(norms=("frobenius",), L0=1.0, L1=0.0, ell=0.5, sigma=1.0, rho=1.0)
+    for m in STAR_NEW:
+        a, b = (star_bound_details(m, K, c, 1.0, (1.0,)).value for K in (10 ** 4, 10 ** 8))
+        assert -0.55 < math.log(b / a) / math.log(10 ** 4) < -0.4
+    # MVR-3 has no L0 drift: with ell = 0 it is star-mvr's bound up to the (tiny) initial error
+    c0 = Constants(norms=("frobenius",), L0=1.0, L1=0.0, ell=0.0, sigma=1.0, rho=1.0)
+    d3, d1 = (star_bound_details(m, 10 ** 4, c0, 1.0, (1.0,)) for m in ("star-mvr3", "star-mvr"))
+    assert d3.terms["noise"] == pytest.approx(d1.terms["noise"])
+    assert d3.terms["beta correction"] == 0.0 and d3.value == pytest.approx(d1.value, rel=1e-3)
+
+
 # ----------------------------------------------------------------------------- simulation
+STAR_SIM_PROBLEMS = [
+    {"layers": 2, "dim": 4},                                                       # the default star problem
+    {"layers": 2, "dim": 4, "sigma": 10.0, "norm": "frobenius", "start": "origin",  # noise-dominated
+     "distance": 1.0, "modulation": 0.0},
+    {"layers": 2, "dim": 4, "sigma": 3.0, "noise": "curvature", "hess_noise": 2.0,  # ell > 0 (A3 terms)
+     "region": 8.0, "norm": "frobenius", "modulation": 0.0, "curvature": 0.1},
+]
+
+
+@pytest.mark.parametrize("params", STAR_SIM_PROBLEMS, ids=["default", "noisy", "curvature"])
+@pytest.mark.parametrize("method", ["mvr2", "mvr3"])
+@pytest.mark.parametrize("K", [200, 1000])
+def test_star_mvr23_simulation_below_bound(method, K, params):
+    from methods import run
+    from methods.schedules import star_horizon_schedule
+    from problems import get_problem
+    p = get_problem("star", **params)
+    D = p.ball_radii()
+    sched = star_horizon_schedule(method, K, D)
+    traj = run(p, method, K=K, seeds=8, schedule=sched)
+    gap = float(numpy.mean(traj.final_value)) - p.f_star
+    d = star_bound_details(f"star-{method}", K, p.constants, p.delta0(), D, a=sched.radius[0] / sched.ball[0],
+                           one_minus_beta=sched.one_minus_beta, q=sched.q, shapes=p.layout.shapes)
+    default = star_bound_details(f"star-{method}", K, p.constants, p.delta0(), D, shapes=p.layout.shapes)
+    assert d.value == pytest.approx(default.value, rel=1e-12)     # the run's schedule is the chosen one
+    assert numpy.all(numpy.isfinite(traj.final_value)) and 0 <= gap <= d.value, (gap, d.value)
+
 def _simulate(method, K, sched, seeds=48, dim=10, curv=1.0, sigma=1.0, r=3.0, rng_seed=0):
     """Normalized-SGD geometry (Frobenius), f = curv/2 ||x||^2, additive Gaussian noise,
     E||z||^2 = sigma^2.  Returns the seed mean of G_K = (1/K) sum_k ||grad f(x_k)||."""

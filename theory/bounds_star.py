@@ -9,11 +9,14 @@ with a ball radius :math:`D_i\ge\|X^*_i\|_{(i)}` and :math:`\|X^0_i\|\le D_i`:
 
 .. math:: X^{k+1}_i=(1-a)X^k_i+a\,D_i\,\mathrm{lmo}_i(M^k_i),\qquad k=0,\dots,K-1,
 
-with :math:`M^k` from vanilla momentum (``star-momentum``) or MVR-1 (``star-mvr``), constant
-horizon-:math:`K` parameters
+with :math:`M^k` from vanilla momentum (``star-momentum``), MVR-1 (``star-mvr``), MVR-2
+(``star-mvr2``) or MVR-3 in its default form (``star-mvr3``), constant horizon-:math:`K`
+parameters
 
 - ``star-mvr``: :math:`a=2\ln K/K`, :math:`1-\beta=a`;
 - ``star-momentum``: :math:`a=2\ln K/K`, :math:`1-\beta=a^{2/3}`;
+- ``star-mvr2``, ``star-mvr3``: :math:`a=2\ln K/K`, :math:`q=a`, :math:`\beta\in[0,1)` constant
+  (the toolkit runs :math:`\beta=1/2`; the bounds hold for any :math:`q,1-\beta\in(0,1]`);
 
 (:math:`K\ge2`; :math:`a\le2/e<1`).  Iterates stay in the balls (convex combinations).
 
@@ -48,6 +51,61 @@ With the schedules above: MVR :math:`\approx r_0/K^2+8S_\sigma\ln K/K^2+2S_\sigm
 +4R_\kappa\Lambda_\ell\sqrt{\ln K/K}+4C\ln K/K=\tilde O(K^{-1/2})`; momentum
 :math:`\tilde O(K^{-1/3})` (noise :math:`\sqrt h` and drift :math:`a/h` balance at
 :math:`h=a^{2/3}`).  Compare THEORY.md §5's quoted bound (same shape, different constants).
+
+MVR-2 and MVR-3 with :math:`\beta` constant [R]
+-----------------------------------------------
+Steps 1-3 are unchanged; only :math:`\varepsilon_k` differs.  Notation as in
+:mod:`theory.bounds_nonconvex`: :math:`h=1-\beta`, :math:`z=1-q`, :math:`N_k` the noise of
+:math:`\xi_k` at :math:`X^k`, :math:`D_k=D(X^k,X^{k-1})` (same sample),
+:math:`S_k=\nabla f(X^{k-1})-\nabla f(X^k)`, :math:`e^k=g^k-\nabla f(X^k)`.
+
+M1. One-step recursions (exact algebra from the update rules, THEORY.md §3; checked in
+    :mod:`theory.verify` as ``recursion:star-mvr2``, ``recursion:star-mvr3``):
+    inner :math:`e^k=ze^{k-1}+qN_k+zD_k`, :math:`e^0=N_0`; outer
+    MVR-2 :math:`E^k=\beta E^{k-1}+\beta S_k+he^k`, MVR-3 :math:`E^k=\beta E^{k-1}+he^k+\beta D_k`,
+    :math:`E^0=N_0`.
+M2. Unrolled (checked symbolically for :math:`k\le4` from the update rules, ``step:star-unroll:*``):
+
+    .. math:: E^k=u_kN_0+h\sum_{j=1}^k\beta^{k-j}\Big[q\sum_{l=1}^jz^{j-l}N_l+z\sum_{l=1}^jz^{j-l}D_l\Big]
+              +\begin{cases}\sum_{j=1}^k\beta^{k-j+1}S_j&\text{MVR-2}\\
+              \sum_{j=1}^k\beta^{k-j+1}D_j&\text{MVR-3}\end{cases},
+              \qquad u_k=\beta^k+h\sum_{j=1}^k\beta^{k-j}z^j.
+
+M3. Initial error.  The weights :math:`\beta^k` and :math:`h\beta^{k-j}` (:math:`1\le j\le k`)
+    sum to 1, so :math:`u_k=E\,z^{J}` with :math:`J=\max(k-G,0)`, :math:`P(G=n)=h\beta^n`.
+    Splitting on :math:`G\le\theta k`: :math:`u_k\le z^{(1-\theta)k}+\beta^{\theta k}
+    \le e^{-q(1-\theta)k}+e^{-h\theta k}`; with :math:`\theta=q/(q+h)` both exponents equal
+    :math:`\mu k`, :math:`\mu=qh/(q+h)`, so :math:`u_k\le2e^{-\mu k}` (``step:star-initial-split``).
+    Then :math:`E\|u_kN_{0,i}\|_*\le u_k\rho_i\sigma_i` and
+    :math:`2a\sum_{k<K}(1-a)^{K-1-k}u_kS_\sigma\le4aKS_\sigma e^{-\min(a,\mu)(K-1)}`.
+    On the schedule :math:`q=a`: :math:`\mu=a\,h/(h+a)`, so this is
+    :math:`\approx8S_\sigma\ln K\,K^{-2h/(h+a)}=\tilde O(K^{-2})` (:math:`a\to0`).
+M4. Martingale part (Frobenius, then :math:`\rho_i`, :math:`\kappa_i`).  For each :math:`j`,
+    :math:`q\sum_lz^{j-l}N_l` and :math:`z\sum_lz^{j-l}D_l` are sums of martingale differences:
+    :math:`E\|q\sum_lz^{j-l}N_{l,i}\|_*\le\rho_i\sqrt{\sum_lq^2z^{2(j-l)}\sigma_i^2}
+    \le\rho_i\sigma_i\sqrt{q/(2-q)}`; and with :math:`\|D_{l,i}\|_F\le\kappa_i\|D_{l,i}\|_*`,
+    Cauchy-Schwarz over layers, A3 and the step :math:`2aD_i`:
+    :math:`\sum_iD_iE\|z\sum_lz^{j-l}D_{l,i}\|_*\le R_\kappa\cdot2a\Lambda_\ell\cdot z/\sqrt{1-z^2}
+    =2aR_\kappa\Lambda_\ell(1-q)/\sqrt{q(2-q)}`.  The outer weights satisfy
+    :math:`h\sum_{j=1}^k\beta^{k-j}\le1` (triangle inequality over :math:`j`), so this part of
+    :math:`\varepsilon_k` is at most :math:`S_\sigma\sqrt{q/(2-q)}+2aR_\kappa\Lambda_\ell(1-q)/\sqrt{q(2-q)}`
+    — MVR-1's terms with :math:`1-\beta\to q`.
+M5. The constant-:math:`\beta` term.  MVR-2 (momentum drift): A1 on each step,
+    :math:`\sum_iD_i\|S_{j,i}\|_*\le\sum_iD_i\tilde L_i\,2aD_i=2aC`, and
+    :math:`\sum_{j\le k}\beta^{k-j+1}\le\beta/h`: at most :math:`2aC(1-h)/h` per step, i.e.
+    :math:`O(a/(1-\beta))`.  MVR-3 (the correction cancels the drift, leaving a martingale):
+    as M4 with weights :math:`\beta^{k-j+1}`: at most :math:`2aR_\kappa\Lambda_\ell(1-h)/\sqrt{h(2-h)}`.
+    With :math:`\beta` constant both are :math:`O(a)=O(\ln K/K)`: they do not spoil :math:`K^{-1/2}`.
+M6. Into step 3 (:math:`2a\sum_j(1-a)^j\le2` for the per-step bounds):
+
+.. math:: r_K\le e^{-aK}r_0+4aKS_\sigma e^{-\min(a,\mu)(K-1)}+2S_\sigma\sqrt{\tfrac{q}{2-q}}
+          +4aR_\kappa\Lambda_\ell\frac{1-q}{\sqrt{q(2-q)}}+T_\beta+2aC,
+
+with :math:`T_\beta=4aC(1-h)/h` (MVR-2) or :math:`T_\beta=4aR_\kappa\Lambda_\ell(1-h)/\sqrt{h(2-h)}`
+(MVR-3).  On :math:`q=a=2\ln K/K`, :math:`h` constant: :math:`\approx2S_\sigma\sqrt{\ln K/K}
++4R_\kappa\Lambda_\ell\sqrt{\ln K/K}+O(\ln K/K)=\tilde O(K^{-1/2})`, the same leading terms as
+``star-mvr`` (the ``q``-exponent :math:`y` of :math:`q=K^{-y}` is minimax at :math:`y=1`,
+``minimax:star-mvr2/3``).
 """
 from __future__ import annotations
 
@@ -72,17 +130,47 @@ Lam_ell = Aggregate(sp.Symbol("Lambda_ell", nonnegative=True), "sqrt_sum", S.ell
                     r"\sqrt{\sum_i\ell_i^2D_i^2}")
 
 
+#: :math:`\mu=qh/(q+h)`, the decay rate of MVR-2/3's initial-error weight :math:`u_k\le2e^{-\mu k}` (M3)
+MU = S.q * h / (S.q + h)
+#: MVR-1's mixing factors with :math:`1-\beta\to q` (M4) and the constant-:math:`\beta` ones (M5)
+NOISE_Q = sp.sqrt(S.q / (2 - S.q))
+CORR_Q = (1 - S.q) / sp.sqrt(S.q * (2 - S.q))
+CORR_H = (1 - h) / sp.sqrt(h * (2 - h))
+
+
+def _resolve_min(expr):
+    """``Min(x, y)`` -> its asymptotically smaller argument (compared at ``K = 1e12``, any other
+    free symbol, e.g. a constant ``1-beta``, set to 1/2); the arguments are powers of ``K`` times
+    logs (and constants), so the choice is the eventual one."""
+    def pick(*args):
+        def at(x):
+            x = x.subs(S.K, 10 ** 12)
+            return float(x.subs({s_: sp.Rational(1, 2) for s_ in x.free_symbols}))
+        return min(args, key=at)
+    return expr.replace(sp.Min, pick)
+
+
 @dataclass(frozen=True)
 class StarBound:
-    """A star-convex bound on :math:`Ef(X^K)-f^*` in aggregate symbols, with its schedule."""
+    """A star-convex bound on :math:`Ef(X^K)-f^*` in aggregate symbols, with its schedule.
+
+    ``schedule`` maps ``"a"``, ``"one_minus_beta"``, ``"q"`` to expressions in ``K`` (a constant
+    ``1-beta`` stays the symbol :data:`theory.symbols.one_minus_beta`); ``tuned`` names the
+    parameter whose ``K``-exponent the minimax check varies (``one_minus_beta`` or ``q``) and
+    ``tuned_exponent`` is the schedule's exponent ``y`` of it (``K^-y`` up to logs).
+    """
 
     method: str
     title: str
     estimator: str
     numerator: tuple          # named summands of the bound
     aggregates: tuple
-    schedule: dict            # {"a": expr(K), "one_minus_beta": expr(K)}
+    schedule: dict            # {"a": expr(K), "one_minus_beta": expr(K), "q": expr(K)}
     claimed_exponent: sp.Rational
+    tuned: str = "one_minus_beta"
+    tuned_exponent: sp.Rational = sp.Integer(1)
+    log_power: sp.Rational = sp.Rational(1, 2)     # leading term ~ K^e (ln K)^log_power
+    uses_q: bool = False
     provenance: str = "method chosen and bound derived here [R]; headline rates [C]"
 
     @property
@@ -92,24 +180,28 @@ class StarBound:
     def homogeneous(self, p=1):
         return self.expr.subs({ag.symbol: ag.homogeneous(p) for ag in self.aggregates})
 
-    def terms_on_schedule(self, p=1, momentum=None):
-        """Homogeneous terms with the schedule substituted (``momentum`` overrides 1-beta).
+    def terms_on_schedule(self, p=1, momentum=None, overrides=None):
+        """Homogeneous terms with the schedule substituted (``momentum`` overrides 1-beta;
+        ``overrides`` maps ``"a"``/``"one_minus_beta"``/``"q"`` to replacement expressions).
 
-        ``Min(a, 1-beta)`` is resolved to its asymptotically smaller argument (compared at
-        ``K = 1e12``; both are powers of ``K`` times logs), so the terms are explicit in ``K``.
+        ``Min(...)`` is resolved to its asymptotically smaller argument (:func:`_resolve_min`),
+        so the terms are explicit in ``K``.
         """
-        mom = self.schedule["one_minus_beta"] if momentum is None else momentum
+        sched = dict(self.schedule)
+        if momentum is not None:
+            sched["one_minus_beta"] = momentum
+        sched.update(overrides or {})
         sub = {ag.symbol: ag.homogeneous(p) for ag in self.aggregates}
+        vals = {h: sched["one_minus_beta"], a: sched["a"], S.q: sched.get("q", sp.Integer(1))}
         out = []
         for n, e in self.numerator:
-            e = e.subs(sub).subs({h: mom, a: self.schedule["a"]})
-            e = e.replace(sp.Min, lambda *args: min(args, key=lambda x: float(x.subs(S.K, 10 ** 12))))
-            out.append((n, e))
+            e = e.subs(sub).subs(vals, simultaneous=True)
+            out.append((n, _resolve_min(e)))
         return out
 
-    def on_schedule(self, p=1, momentum=None):
+    def on_schedule(self, p=1, momentum=None, overrides=None):
         """The homogeneous bound on the schedule (sum of :meth:`terms_on_schedule`)."""
-        return sp.Add(*[e for _, e in self.terms_on_schedule(p, momentum)])
+        return sp.Add(*[e for _, e in self.terms_on_schedule(p, momentum, overrides)])
 
 
 STEP = 2 * sp.log(S.K) / S.K      # a = 2 ln K / K  [R]
@@ -121,14 +213,22 @@ def _common():
             ("noise", 2 * S_sigma_D.symbol * sp.sqrt(h / (2 - h))))
 
 
+def _common_q():
+    """MVR-2/3's transient, initial error (M3) and noise (M4)."""
+    return (("transient", sp.exp(-a * S.K) * S.r0),
+            ("initial error", 4 * a * S.K * S_sigma_D.symbol * sp.exp(-sp.Min(a, MU) * (S.K - 1))),
+            ("noise", 2 * S_sigma_D.symbol * NOISE_Q))
+
+
 def star_momentum_bound() -> StarBound:
     """Frank-Wolfe Gluon with vanilla momentum: :math:`\\tilde O(K^{-1/3})` (module docstring) [R]."""
     return StarBound(
         method="star-momentum", title="star-convex, FW-form Gluon with momentum", estimator="gluon",
         numerator=(*_common(), ("momentum drift", 4 * a * (1 - h) * C_smooth.symbol / h),
                    ("smoothness", 2 * a * C_smooth.symbol)),
-        aggregates=(S_sigma_D, C_smooth), schedule={"a": STEP, "one_minus_beta": STEP ** sp.Rational(2, 3)},
-        claimed_exponent=sp.Rational(-1, 3))
+        aggregates=(S_sigma_D, C_smooth),
+        schedule={"a": STEP, "one_minus_beta": STEP ** sp.Rational(2, 3), "q": sp.Integer(1)},
+        claimed_exponent=sp.Rational(-1, 3), tuned_exponent=sp.Rational(2, 3), log_power=sp.Rational(1, 3))
 
 
 def star_mvr_bound() -> StarBound:
@@ -138,12 +238,57 @@ def star_mvr_bound() -> StarBound:
         numerator=(*_common(),
                    ("mvr correction", 4 * a * R_kappa.symbol * Lam_ell.symbol * (1 - h) / sp.sqrt(h * (2 - h))),
                    ("smoothness", 2 * a * C_smooth.symbol)),
-        aggregates=(S_sigma_D, C_smooth, R_kappa, Lam_ell), schedule={"a": STEP, "one_minus_beta": STEP},
+        aggregates=(S_sigma_D, C_smooth, R_kappa, Lam_ell),
+        schedule={"a": STEP, "one_minus_beta": STEP, "q": sp.Integer(1)},
         claimed_exponent=sp.Rational(-1, 2))
 
 
-_STAR = {"star-momentum": star_momentum_bound, "star-mvr": star_mvr_bound}
+def star_mvr2_bound() -> StarBound:
+    r"""Frank-Wolfe Gluon-MVR-2, :math:`q=a`, :math:`\beta` constant: :math:`\tilde O(K^{-1/2})` [R].
+
+    Module docstring, M1-M6: the bound is MVR-1's with :math:`1-\beta\to q` (noise and A3
+    parts), a doubled initial error decaying at :math:`\mu=qh/(q+h)`, and the momentum drift
+    :math:`4aC(1-h)/h=O(a)` of the constant :math:`\beta`.
+    """
+    return StarBound(
+        method="star-mvr2", title="star-convex, FW-form Gluon-MVR-2 (beta constant)", estimator="mvr2",
+        numerator=(*_common_q(),
+                   ("mvr correction", 4 * a * R_kappa.symbol * Lam_ell.symbol * CORR_Q),
+                   ("momentum drift", 4 * a * (1 - h) * C_smooth.symbol / h),
+                   ("smoothness", 2 * a * C_smooth.symbol)),
+        aggregates=(S_sigma_D, C_smooth, R_kappa, Lam_ell),
+        schedule={"a": STEP, "one_minus_beta": h, "q": STEP},
+        claimed_exponent=sp.Rational(-1, 2), tuned="q", uses_q=True)
+
+
+def star_mvr3_bound() -> StarBound:
+    r"""Frank-Wolfe Gluon-MVR-3 (default form), :math:`q=a`, :math:`\beta` constant:
+    :math:`\tilde O(K^{-1/2})` [R].
+
+    Module docstring, M1-M6: as MVR-2, but the correction
+    :math:`\beta(\nabla f_{\xi_k}(X^k)-\nabla f_{\xi_k}(X^{k-1}))` cancels the drift and leaves
+    the martingale :math:`\sum_j\beta^{k-j+1}D_j`: :math:`4aR_\kappa\Lambda_\ell(1-h)/\sqrt{h(2-h)}=O(a)`
+    (zero without A3 noise, :math:`\ell=0`).
+    """
+    return StarBound(
+        method="star-mvr3", title="star-convex, FW-form Gluon-MVR-3 (default form, beta constant)",
+        estimator="mvr3",
+        numerator=(*_common_q(),
+                   ("mvr correction", 4 * a * R_kappa.symbol * Lam_ell.symbol * CORR_Q),
+                   ("beta correction", 4 * a * R_kappa.symbol * Lam_ell.symbol * CORR_H),
+                   ("smoothness", 2 * a * C_smooth.symbol)),
+        aggregates=(S_sigma_D, C_smooth, R_kappa, Lam_ell),
+        schedule={"a": STEP, "one_minus_beta": h, "q": STEP},
+        claimed_exponent=sp.Rational(-1, 2), tuned="q", uses_q=True)
+
+
+_STAR = {"star-momentum": star_momentum_bound, "star-mvr": star_mvr_bound,
+         "star-mvr2": star_mvr2_bound, "star-mvr3": star_mvr3_bound}
 STAR_METHODS = tuple(_STAR)
+#: the toolkit's estimator (schedule family) of each star-convex bound
+STAR_ESTIMATOR = {"star-momentum": "gluon", "star-mvr": "mvr1", "star-mvr2": "mvr2", "star-mvr3": "mvr3"}
+#: default constant beta of MVR-2/3 (= methods.schedules.DEFAULT_BETA)
+DEFAULT_BETA = sp.Rational(1, 2)
 
 
 @lru_cache(maxsize=None)
@@ -154,9 +299,11 @@ def get_star_bound(method: str) -> StarBound:
         raise ValueError(f"no star-convex bound for {method!r}; allowed: {', '.join(_STAR)}") from None
 
 
-def star_schedule(method: str, K: int) -> dict:
-    """Numeric ``{"a", "one_minus_beta"}`` of the chosen star-convex schedule for horizon ``K >= 2``."""
+def star_schedule(method: str, K: int, beta=None) -> dict:
+    """Numeric ``{"a", "one_minus_beta", "q"}`` of the chosen star-convex schedule for horizon
+    ``K >= 2`` (``beta``: the constant beta of MVR-2/3, default 1/2)."""
     if int(K) < 2:
         raise ValueError(f"star-convex schedule needs K >= 2; got {K}")
     b = get_star_bound(method)
-    return {k: float(v.subs(S.K, int(K))) for k, v in b.schedule.items()}
+    hb = 1 - (DEFAULT_BETA if beta is None else sp.nsimplify(beta))
+    return {k: float(sp.sympify(v).subs({S.K: int(K), h: hb})) for k, v in b.schedule.items()}

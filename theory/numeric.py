@@ -243,28 +243,38 @@ def evaluate_bound(method: str, K: int, schedule, constants, delta0: float, weig
 
 
 def star_bound_details(method: str, K: int, constants, r0: float, radii, *, a=None,
-                       one_minus_beta=None, shapes=None, kappa=None) -> BoundDetails:
+                       one_minus_beta=None, q=None, shapes=None, kappa=None) -> BoundDetails:
     r"""Star-convex bound on :math:`Ef(X^K)-f^*` (:mod:`theory.bounds_star`).
 
     ``radii`` are the ball radii :math:`D_i` (with :math:`\|X^*_i\|,\|X^0_i\|\le D_i`); ``a`` and
-    ``one_minus_beta`` default to the chosen schedule for horizon ``K``.
+    ``one_minus_beta`` default to the chosen schedule for horizon ``K``.  ``q`` (``star-mvr2``,
+    ``star-mvr3`` only) defaults to ``a`` (the chosen schedule :math:`q=a`; pass it for a
+    schedule :math:`q=c\,a` with ``c != 1``), and their ``one_minus_beta`` to
+    :math:`1-\beta=1/2` (``methods.schedules.DEFAULT_BETA``).
     """
     from .bounds_star import star_schedule
     if method not in STAR_METHODS:
         return _fail(method, f"no star-convex bound for {method!r}; allowed: {', '.join(STAR_METHODS)}")
     b = get_star_bound(method)
-    sched = star_schedule(method, K) if (a is None or one_minus_beta is None) else {}
+    if int(K) < 2:
+        return _fail(method, f"K must be >= 2; got {K}", provenance=b.provenance)
+    sched = star_schedule(method, K)
     a = float(sched["a"] if a is None else a)
     h = float(sched["one_minus_beta"] if one_minus_beta is None else one_minus_beta)
     conds = [("0 < a <= 1", 0 < a <= 1, f"a = {a}"), ("0 < 1-beta <= 1", 0 < h <= 1, f"1-beta = {h}")]
+    if b.uses_q:
+        q = a if q is None else float(q)
+        conds.append(("0 < q <= 1", 0 < q <= 1, f"q = {q}"))
+    else:
+        q = 1.0
     if not all(c[1] for c in conds):
         return _fail(method, "schedule out of range", conds, b.provenance)
     lv, reason = _layer_values(constants, numpy.ones(constants.n_layers), None, None, shapes, kappa, D=radii)
     if lv is None:
         return _fail(method, reason, conds, b.provenance)
-    agg = {ag.symbol: _reduce(ag.kind, _call_layer(ag.layer_expr, lv, h, 1.0)) for ag in b.aggregates}
-    syms = (S.K, S.r0, S.a, S.one_minus_beta, *agg)
-    args = (float(K), float(r0), a, h, *agg.values())
+    agg = {ag.symbol: _reduce(ag.kind, _call_layer(ag.layer_expr, lv, h, q)) for ag in b.aggregates}
+    syms = (S.K, S.r0, S.a, S.one_minus_beta, S.q, *agg)
+    args = (float(K), float(r0), a, h, q, *agg.values())
     terms = {n: float(_global_fn(e, syms)(*args)) for n, e in b.numerator}
     return BoundDetails(method=method, value=float(sum(terms.values())), terms=terms, conditions=conds,
                         provenance=b.provenance, assumptions=("A1", "A2", "A3", "A4"))

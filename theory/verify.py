@@ -16,6 +16,7 @@ wrong formula handed to it is rejected (the tests do exactly that).  Kinds of ch
 - ``optimum:*`` — a closed-form optimal parameter is a stationary point and a minimum
   (or maximiser of a decrease);
 - ``K0:*`` — a condition holds for every ``K`` past a stated ``K0``;
+- ``rate:*`` — a star-convex bound on its schedule is :math:`\Theta(K^e(\ln K)^p)` (log power too);
 - ``schedules:*`` — :mod:`methods.schedules` agrees with the symbolic choices.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import math
 import random
 from dataclasses import dataclass
 
+import numpy
 import sympy as sp
 
 from . import symbols as S
@@ -362,27 +364,48 @@ def check_descent_convexity() -> Check:
 
 
 # ================================================================== star-convex
-def check_star_exponent(method, claimed=None, momentum=None) -> Check:
+def check_star_exponent(method, claimed=None, momentum=None, overrides=None) -> Check:
     b = get_star_bound(method)
     claimed = b.claimed_exponent if claimed is None else claimed
-    return check_exponent(method, b.terms_on_schedule(p=1, momentum=momentum), claimed)
+    return check_exponent(method, b.terms_on_schedule(p=1, momentum=momentum, overrides=overrides), claimed)
 
 
 def check_star_minimax(method, claimed_y=None) -> Check:
-    r"""Over :math:`1-\beta=K^{-y}` (with :math:`a=2\ln K/K`), the schedule's ``y`` minimises the rate."""
+    r"""Over :math:`1-\beta=K^{-y}` (``star-mvr``, ``star-momentum``) or :math:`q=K^{-y}`
+    (``star-mvr2``, ``star-mvr3``, :math:`\beta` constant), with :math:`a=2\ln K/K`, the
+    schedule's ``y`` minimises the rate exponent."""
     b = get_star_bound(method)
-    claimed_y = {"star-momentum": sp.Rational(2, 3), "star-mvr": sp.Integer(1)}[method] if claimed_y is None \
-        else sp.nsimplify(claimed_y)
+    claimed_y = b.tuned_exponent if claimed_y is None else sp.nsimplify(claimed_y)
     forms = []
     for name, _ in b.numerator:
         def term_of(pt, name=name):
-            return dict(b.terms_on_schedule(p=1, momentum=S.K ** (-pt[0])))[name]
+            return dict(b.terms_on_schedule(p=1, overrides={b.tuned: S.K ** (-pt[0])}))[name]
         forms.append(affine_exponent(term_of, ("y",), (("1/3",), ("1/2",), ("3/4",))))
     best, argbest = minimax_exponent(forms, [(0, 1)])
     at = max_affine(forms, (claimed_y,))
     ok = at == best
-    return Check(f"minimax:{method}", ok, f"min over y of the rate exponent = {best} at {argbest}; "
-                 f"y = {claimed_y} gives {at}")
+    return Check(f"minimax:{method}", ok, f"min over y ({b.tuned} = K^-y) of the rate exponent = {best} at "
+                 f"{argbest}; y = {claimed_y} gives {at}")
+
+
+def check_star_log_power(method, power=None) -> Check:
+    r"""The bound on its schedule is :math:`\Theta(K^{e}(\ln K)^{p})`: every term divided by
+    :math:`K^e(\ln K)^p` has a finite limit and at least one a positive one (``e`` the claimed
+    exponent, ``p`` the claimed log power; a constant ``1-beta`` set to 1/2)."""
+    b = get_star_bound(method)
+    power = b.log_power if power is None else sp.nsimplify(power)
+    x = sp.Symbol("x_logK", positive=True)
+    scale = S.K ** b.claimed_exponent * sp.log(S.K) ** power
+    lims = []
+    for name, e in b.terms_on_schedule(p=1):
+        e = e.subs(S.one_minus_beta, sp.Rational(1, 2))
+        r = sp.simplify((e / scale).subs(S.K, sp.exp(x)))
+        lims.append((name, sp.limit(r, x, sp.oo)))
+    finite = all(v.is_finite for _, v in lims)
+    positive = any(v.is_positive for _, v in lims)
+    ok = finite and positive
+    return Check(f"rate:{method}", ok, f"bound / (K^{b.claimed_exponent} (ln K)^{power}) -> "
+                 + ", ".join(f"{n}: {v}" for n, v in lims) + ("" if ok else " (NOT this rate)"))
 
 
 def check_exp_bound() -> Check:
@@ -391,6 +414,129 @@ def check_exp_bound() -> Check:
     d = sp.simplify(sp.diff(phi, S.a))
     ok = phi.subs(S.a, 0) == 0 and _is_zero(d - S.a / (1 - S.a))
     return Check("step:star-exp-bound", ok, f"phi(0) = 0, phi'(a) = {d} >= 0 on [0, 1)")
+
+
+#: one-step recursions claimed in :mod:`theory.bounds_star` (M1) for MVR-2/3 [R]:
+#: ``(inner e^k, outer E^k)``; ``E_prev``/``e_prev`` are :math:`E^{k-1}`, :math:`e^{k-1}`.
+STAR_CLAIMED_RECURSIONS = {
+    "mvr2": ((1 - S.q) * e_prev + S.q * N + (1 - S.q) * Dk,
+             beta * E_prev + beta * (G0 - G1) + (1 - beta) * sp.Symbol("e_k")),
+    "mvr3": ((1 - S.q) * e_prev + S.q * N + (1 - S.q) * Dk,
+             beta * E_prev + (1 - beta) * sp.Symbol("e_k") + beta * Dk),
+}
+
+
+def check_star_recursion(method, claimed=None) -> Check:
+    """``g^k - gradf(X^k)`` and ``M^k - gradf(X^k)`` from the update rules equal the claimed
+    (inner, outer) recursions of the star-convex MVR-2/3 derivation (M1)."""
+    inner, outer = STAR_CLAIMED_RECURSIONS[method] if claimed is None else claimed
+    u = _updates()
+    e_k = u["mvr2-inner"] - G1
+    E_k = u[method] - G1
+    ok_in = _is_zero(e_k - inner)
+    ok_out = _is_zero(E_k - outer.subs(sp.Symbol("e_k"), e_k))
+    ok = ok_in and ok_out
+    return Check(f"recursion:star-{method}", ok,
+                 f"e^k = {sp.simplify(e_k)} (claimed {inner}: {ok_in}); E^k = {outer} with e_k = e^k: {ok_out}")
+
+
+def star_unrolled(method, k, N_, D_, S_, hq=None):
+    r"""The closed form M2 of :mod:`theory.bounds_star` for :math:`E^k` (lists indexed by ``j``;
+    ``S_[j]`` is :math:`S_j=\nabla f(X^{j-1})-\nabla f(X^j)`, ``D_[j]`` :math:`D_j`)."""
+    q = S.q
+    hh = 1 - beta
+    z = 1 - q
+    u_k = beta ** k + hh * sum(beta ** (k - j) * z ** j for j in range(1, k + 1))
+    mart = hh * sum(beta ** (k - j) * (q * sum(z ** (j - l) * N_[l] for l in range(1, j + 1))
+                                       + z * sum(z ** (j - l) * D_[l] for l in range(1, j + 1)))
+                    for j in range(1, k + 1))
+    last = S_ if method == "mvr2" else D_
+    tail = sum(beta ** (k - j + 1) * last[j] for j in range(1, k + 1))
+    return u_k * N_[0] + mart + tail
+
+
+def check_star_unroll(method, kmax=4, closed=None) -> Check:
+    r"""M2: iterating the **update rules** (not the claimed recursions) for ``k <= kmax`` with
+    free symbols :math:`\nabla f(X^j)=G_j`, :math:`\nabla f_{\xi_j}(X^j)=G_j+N_j`,
+    :math:`\nabla f_{\xi_j}(X^{j-1})=G_{j-1}+N_j-D_j` gives the closed form exactly."""
+    closed = star_unrolled if closed is None else closed
+    G = sp.symbols(f"G0:{kmax + 1}")
+    N_ = sp.symbols(f"N0:{kmax + 1}")
+    D_ = (0,) + sp.symbols(f"D1:{kmax + 1}")
+    S_ = (0,) + tuple(G[j - 1] - G[j] for j in range(1, kmax + 1))
+    q = S.q
+    M = g = G[0] + N_[0]
+    bad = []
+    for k in range(1, kmax + 1):
+        gk, gkm1 = G[k] + N_[k], G[k - 1] + N_[k] - D_[k]
+        g_new = gk + (1 - q) * (g - gkm1)
+        M = beta * M + (1 - beta) * g_new + (beta * (gk - gkm1) if method == "mvr3" else 0)
+        g = g_new
+        if not _is_zero(M - G[k] - closed(method, k, N_, D_, S_)):
+            bad.append(k)
+    ok = not bad
+    return Check(f"step:star-unroll:{method}", ok,
+                 f"E^k from the update rules = u_k N_0 + martingale + "
+                 f"{'drift sum beta^(k-j+1) S_j' if method == 'mvr2' else 'sum beta^(k-j+1) D_j'} "
+                 f"for k = 1..{kmax}" + ("" if ok else f" (MISMATCH at k = {bad})"))
+
+
+def check_star_initial_split(mu=None, samples=2000) -> Check:
+    r"""M3: :math:`u_k=\beta^k+h\sum_{j=1}^k\beta^{k-j}(1-q)^j\le2e^{-\mu k}`, :math:`\mu=qh/(q+h)`.
+
+    Symbolically: the weights sum to 1 (for symbolic ``k``), and at :math:`\theta=q/(q+h)` the
+    two exponents :math:`q(1-\theta)` and :math:`h\theta` both equal ``mu``.  Numerically (a
+    counterexample fails): exact :math:`u_k` by its recursion :math:`u_k=\beta u_{k-1}+h(1-q)^k`
+    on random :math:`(h, q, k)` including extreme ratios.
+    """
+    from .bounds_star import MU
+    mu = MU if mu is None else mu
+    hh = S.one_minus_beta
+    k, j = sp.symbols("k_sum j_sum", positive=True, integer=True)
+    weights = (1 - hh) ** k + hh * sp.summation((1 - hh) ** (k - j), (j, 1, k))
+    w_ok = _is_zero(sp.simplify(weights - 1))
+    theta = S.q / (S.q + hh)
+    split_ok = _is_zero(S.q * (1 - theta) - MU) and _is_zero(hh * theta - MU)
+    f_mu = sp.lambdify((S.q, hh), mu, "numpy")
+    rng = numpy.random.default_rng(3)
+    hv = 10 ** rng.uniform(-4, 0, samples)
+    qv = 10 ** rng.uniform(-4, 0, samples)
+    m_v = numpy.broadcast_to(numpy.asarray(f_mu(qv, hv), dtype=float), hv.shape)
+    u, zk = numpy.ones(samples), numpy.ones(samples)
+    worst, bad = -math.inf, None           # max over samples and k of log(u_k / (2 e^{-mu k}))
+    with numpy.errstate(divide="ignore", under="ignore"):
+        for kk in range(1, 20001):
+            zk = zk * (1 - qv)
+            u = (1 - hv) * u + hv * zk
+            # compared while 2 e^{-mu k} > 1e-260 (no underflow of u_k <= it there)
+            excess = numpy.where(m_v * kk < 600, numpy.log(u) - (math.log(2) - m_v * kk), -math.inf)
+            i = int(numpy.argmax(excess))
+            worst = max(worst, float(excess[i]))
+            if bad is None and excess[i] > 1e-12:
+                bad = (float(hv[i]), float(qv[i]), kk, float(u[i]))
+    worst = math.exp(min(worst, 700.0))
+    ok = w_ok and split_ok and bad is None
+    return Check("step:star-initial-split", ok,
+                 f"weights beta^k + h sum beta^(k-j) = 1: {w_ok}; exponents equal mu at theta = q/(q+h): "
+                 f"{split_ok}; sampled max u_k / (2 exp(-mu k)) = {worst:.4g}"
+                 + ("" if bad is None else f" (VIOLATED at h, q, k, u = {bad})"))
+
+
+def check_star_schedule(method) -> Check:
+    """``methods.schedules.star_horizon_schedule`` (default scales) equals :func:`star_schedule`."""
+    from methods.schedules import star_horizon_schedule
+    from .bounds_star import STAR_ESTIMATOR, star_schedule
+    bad = []
+    for K in (2, 10, 137, 1000, 10 ** 5):
+        sym = star_schedule(method, K)
+        s = star_horizon_schedule(STAR_ESTIMATOR[method], K, (2.0, 3.0))
+        num = {"a": s.radius[0] / s.ball[0], "one_minus_beta": s.one_minus_beta, "q": s.q}
+        for key, v in sym.items():
+            if abs(num[key] - v) > 1e-12 * max(1.0, abs(v)):
+                bad.append(f"K={K} {key}: {num[key]} vs {v}")
+    ok = not bad
+    return Check(f"schedules:{method}", ok, "a, 1-beta, q of star_horizon_schedule agree with the symbolic "
+                 "schedule" + ("" if ok else ": " + "; ".join(bad[:5])))
 
 
 # ================================================================== schedules.py agreement
@@ -496,8 +642,14 @@ def run_all() -> list:
         out.extend(k0_checks())
     except Exception as exc:  # reported, never raised
         add(Check("K0", False, f"error: {type(exc).__name__}: {exc}"))
+    for m in ("mvr2", "mvr3"):
+        add(_guard(f"recursion:star-{m}", check_star_recursion, m))
+        add(_guard(f"step:star-unroll:{m}", check_star_unroll, m))
+    add(_guard("step:star-initial-split", check_star_initial_split))
     for m in STAR_METHODS:
         add(_guard(f"exponent:{m}", check_star_exponent, m))
         add(_guard(f"minimax:{m}", check_star_minimax, m))
+        add(_guard(f"rate:{m}", check_star_log_power, m))
+        add(_guard(f"schedules:{m}", check_star_schedule, m))
     add(_guard("check:mvr1-wrong-schedule", check_theory_check_example))
     return out
