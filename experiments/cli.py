@@ -40,6 +40,9 @@ def _add_rate_check(sub):
     p.add_argument("--scale-param", dest="scale_param",
                    help="problem param scaled per method with its theory rate K^theta (ln K)^p relative "
                         "to K = 1000 (lower-bound-style instances, e.g. 'width' of star)")
+    p.add_argument("--worst-param", dest="worst_param",
+                   help="problem param searched per (method, K) for the worst case (largest measurement)")
+    p.add_argument("--worst-grid", dest="worst_grid", help="comma-separated values of --worst-param")
     p.add_argument("--tuned", action="store_const", const=True,
                    help="search the radius and momentum per K instead of the theory schedule")
     p.add_argument("--no-noise-share", dest="noise_share", action="store_const", const=False,
@@ -59,7 +62,7 @@ def _cmd_rate_check(args):
         flags = {k: getattr(args, k) for k in ("problem", "methods", "horizons", "seeds", "store", "executor",
                                                "scheduler", "json", "device", "dtype", "tail", "radius_scale",
                                                "momentum_scale", "beta", "lmo", "ns_steps", "noise_share",
-                                               "tuned", "criterion", "scale_param")
+                                               "tuned", "criterion", "scale_param", "worst_param", "worst_grid")
                  if getattr(args, k) is not None}
         if args.param:
             flags["params"] = parse_param_pairs(args.param)

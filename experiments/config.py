@@ -54,10 +54,13 @@ class RateCheckConfig:
     device: str = "cpu"
     dtype: str = "float64"
     scale_param: str | None = None
+    worst_param: str | None = None
+    worst_grid: tuple = ()
 
     def as_dict(self):
         d = asdict(self)
         d["methods"], d["horizons"] = list(self.methods), list(self.horizons)
+        d["worst_grid"] = list(self.worst_grid)
         return d
 
 
@@ -152,6 +155,11 @@ def validate(raw: dict) -> RateCheckConfig:
         raise ConfigError(f"horizons: must be distinct and increasing; got {list(horizons)}")
     if len(horizons) < 2:
         raise ConfigError("horizons: at least 2 horizons are needed for a rate fit")
+    if v["worst_param"] is not None and not (isinstance(v["worst_param"], str) and v["worst_param"] in
+                                              [k for k, p in fam.params.items() if p.type is float]):
+        floats = sorted(k for k, p in fam.params.items() if p.type is float)
+        raise ConfigError(f"worst_param: must be a numeric param of problem {v['problem']!r}; "
+                          f"allowed: {', '.join(floats)}; got {v['worst_param']!r}")
     cfg = RateCheckConfig(
         problem=v["problem"], params=params, methods=methods, horizons=horizons,
         seeds=_int("seeds", v["seeds"], low=2), root_seed=_int("root_seed", v["root_seed"], low=0),
@@ -168,11 +176,18 @@ def validate(raw: dict) -> RateCheckConfig:
         scheduler=None if v["scheduler"] in (None, "") else str(v["scheduler"]),
         store=_path("store", v["store"]), json=None if v["json"] is None else _path("json", v["json"]),
         device=_choice("device", v["device"], DEVICES), dtype=_choice("dtype", v["dtype"], DTYPES),
-        scale_param=None if v["scale_param"] is None else str(v["scale_param"]))
+        scale_param=None if v["scale_param"] is None else str(v["scale_param"]),
+        worst_param=None if v["worst_param"] is None else str(v["worst_param"]),
+        worst_grid=tuple(_float("worst_grid", g, positive=True) for g in _list("worst_grid", v["worst_grid"]))
+        if v["worst_param"] is not None else ())
     if "tail" not in raw and cfg.tail > len(cfg.horizons):
         cfg = replace(cfg, tail=len(cfg.horizons))
     if cfg.scale_param is not None:
         _check_scale_param(cfg, fam)
+    if cfg.worst_param is not None:
+        _check_worst_param(cfg, fam)
+    elif "worst_grid" in raw and not (isinstance(raw["worst_grid"], (list, tuple)) and not raw["worst_grid"]):
+        raise ConfigError("worst_grid: only used with worst_param")
     if cfg.tail > len(cfg.horizons):
         raise ConfigError(f"tail: must be <= the number of horizons ({len(cfg.horizons)}); got {cfg.tail}")
     if cfg.scheduler and cfg.executor != "dask":
@@ -191,6 +206,18 @@ def _check_scale_param(cfg, fam):
     for m in cfg.methods:
         if get_method(m).estimator not in THEORY_EXPONENT[cfg.criterion]:
             raise ConfigError(f"scale_param: method {m!r} has no claimed rate to scale with")
+
+
+def _check_worst_param(cfg, fam):
+    """``worst_param`` (already checked to name a float param) excludes ``scale_param``; every
+    grid value must build the problem."""
+    if cfg.scale_param is not None:
+        raise ConfigError("worst_param: cannot be combined with scale_param (choose one construction)")
+    for g in cfg.worst_grid:
+        try:
+            fam.build(**{**cfg.params, cfg.worst_param: fam.params[cfg.worst_param].parse(cfg.problem, cfg.worst_param, g)})
+        except ValueError as exc:
+            raise ConfigError(f"worst_grid: {exc}") from None
 
 
 def load_toml(path) -> dict:

@@ -64,13 +64,14 @@ class MethodReport:
     bound_violations: list
     diverged: int
     wall_time: float
+    worst_instance: list | None = None   # worst_param value chosen per horizon
 
     def as_dict(self):
         d = {"method": self.method, "slope": self.fit.slope, "ci": list(self.fit.ci),
              "theory": self.theory, "verdict": self.verdict, "horizons": self.horizons, "G": self.G,
              "G_min": self.G_min, "G_last_ci": list(self.G_last_ci), "oracle_calls": self.oracle_calls, "noise_share": self.noise_share,
              "bound_ratio": self.bound_ratio, "bound_violations": self.bound_violations,
-             "diverged": self.diverged, "wall_time": self.wall_time}
+             "diverged": self.diverged, "wall_time": self.wall_time, "worst_instance": self.worst_instance}
         d.update({k: v for k, v in self.fit.as_dict().items() if k not in ("slope", "ci")})
         return d
 
@@ -86,17 +87,24 @@ def theory_rate(method: str, criterion: str, K: int) -> float:
     return K ** theta * math.log(K) ** p
 
 
-def cell_params(cfg: RateCheckConfig, method: str, K: int) -> dict:
+def cell_params(cfg: RateCheckConfig, method: str, K: int, value=None) -> dict:
     """Problem params of one cell.
 
     With ``scale_param`` (a lower-bound-style construction) that param is multiplied by the
     method's claimed rate at ``K``, normalised by momentum's (Gluon's) rate at ``K = 1000``:
     each method meets the instance that follows its own error level as ``K`` grows, with one
     constant for all methods (the given value is momentum's at ``K = 1000``)."""
+    if value is not None:                       # one instance of the worst-case search
+        return {**cfg.params, cfg.worst_param: float(value)}
     if not cfg.scale_param:
         return cfg.params
     factor = theory_rate(method, cfg.criterion, K) / theory_rate("gluon", cfg.criterion, SCALE_REFERENCE_K)
     return {**cfg.params, cfg.scale_param: float(cfg.params[cfg.scale_param]) * factor}
+
+
+def _instances(cfg: RateCheckConfig):
+    """Values of ``worst_param`` searched per (method, K), or ``[None]`` (one instance)."""
+    return list(cfg.worst_grid) if cfg.worst_param else [None]
 
 
 def _cells(cfg: RateCheckConfig):
@@ -107,13 +115,14 @@ def _cells(cfg: RateCheckConfig):
                   form="star" if cfg.criterion == "gap" else "horizon")
     grid, off = {}, {}
     for m in cfg.methods:
-        for K in cfg.horizons:
-            c = make_cell(cfg.problem, cell_params(cfg, m, K), m, K, seeds, **common)
-            grid[m, K] = (cell_key(c), c)
-        if cfg.noise_share:
-            K = cfg.horizons[-1]
-            c = make_cell(cfg.problem, cell_params(cfg, m, K), m, K, seeds[:1], noise=False, **common)
-            off[m] = (cell_key(c), c)
+        for v in _instances(cfg):
+            for K in cfg.horizons:
+                c = make_cell(cfg.problem, cell_params(cfg, m, K, v), m, K, seeds, **common)
+                grid[m, K, v] = (cell_key(c), c)
+            if cfg.noise_share:
+                K = cfg.horizons[-1]
+                c = make_cell(cfg.problem, cell_params(cfg, m, K, v), m, K, seeds[:1], noise=False, **common)
+                off[m, v] = (cell_key(c), c)
     return grid, off
 
 
@@ -135,12 +144,12 @@ def _bound(cfg, problem, method, K):
     return evaluate_bound(method, K, sched, problem.constants, problem.delta0(), shapes=problem.layout.shapes)
 
 
-def _bound_ratios(cfg, method, G_mean):
+def _bound_ratios(cfg, method, G_mean, values):
     """Largest measured/bound over horizons, and the horizons where it exceeds 1."""
     ratios, bad = [], []
-    for K, g in zip(cfg.horizons, G_mean):
+    for K, g, v in zip(cfg.horizons, G_mean, values):
         try:
-            b = _bound(cfg, get_problem(cfg.problem, **cell_params(cfg, method, K)), method, K)
+            b = _bound(cfg, get_problem(cfg.problem, **cell_params(cfg, method, K, v)), method, K)
         except (ImportError, ValueError):   # no bound for this method or problem
             b = None
         if b is None or not math.isfinite(b) or b <= 0:
@@ -161,17 +170,21 @@ def rate_check(cfg: RateCheckConfig, progress=None):
     reports = []
     field = "gap" if cfg.criterion == "gap" else "G"
     for m in cfg.methods:
-        res = [results[grid[m, K][0]] for K in cfg.horizons]
+        # per horizon, the instance with the largest seed-mean measurement (the worst case over
+        # the searched family; the only instance when no search is configured)
+        worst = [max(_instances(cfg), key=lambda v: numpy.nanmean(results[grid[m, K, v][0]][field]))
+                 for K in cfg.horizons]
+        res = [results[grid[m, K, v][0]] for K, v in zip(cfg.horizons, worst)]
         G = numpy.array([r[field] for r in res]).T                    # (S, nK)
         fit = fit_rate(cfg.horizons, G, tail=cfg.tail, n_boot=cfg.bootstrap, seed=cfg.root_seed,
                        log_factor=_log_factor(m, cfg.criterion))
         th = theory_exponent(m, cfg.criterion)
         Gm = [float(numpy.nanmean(r[field])) for r in res]
         share = None
-        if m in off:
-            g_off = results[off[m][0]][field][0]
+        if (m, worst[-1]) in off:
+            g_off = results[off[m, worst[-1]][0]][field][0]
             share = float(1.0 - g_off / Gm[-1]) if Gm[-1] > 0 else None
-        ratio, bad = _bound_ratios(cfg, m, Gm)
+        ratio, bad = _bound_ratios(cfg, m, Gm, worst)
         div = sum(1 for r in res for d in r["diverged_at"] if d >= 0)
         reports.append(MethodReport(
             method=m, horizons=list(cfg.horizons), G=Gm,
@@ -179,7 +192,8 @@ def rate_check(cfg: RateCheckConfig, progress=None):
             G_last_ci=mean_interval(res[-1][field], cfg.bootstrap, seed=cfg.root_seed),
             fit=fit, theory=th, verdict=None if th is None else verdict(fit, th, cfg.tolerance),
             oracle_calls=[r["oracle_calls"] for r in res], noise_share=share, bound_ratio=ratio,
-            bound_violations=bad, diverged=div, wall_time=float(sum(r["wall_time"] for r in res))))
+            bound_violations=bad, diverged=div, wall_time=float(sum(r["wall_time"] for r in res)),
+            worst_instance=worst if cfg.worst_param else None))
     return reports, store.path
 
 
@@ -197,6 +211,10 @@ def format_table(reports, problem: str, criterion: str = "stationarity") -> str:
                      f"{r.verdict or '-':>8} {r.G[-1]:>9.4g} [{r.G_last_ci[0]:>8.4g},{r.G_last_ci[1]:>8.4g}] "
                      f"{share:>6} {ratio:>10} {r.oracle_calls[-1]:>10d} "
                      f"{r.diverged:>4d} {r.wall_time:>6.1f}s")
+    for r in reports:
+        if r.worst_instance is not None:
+            lines.append(f"  {r.method}: worst-case instance per K: "
+                         + ", ".join(f"K={K}: {v:.4g}" for K, v in zip(r.horizons, r.worst_instance)))
     for r in reports:
         for v in r.bound_violations:
             lines.append(f"!! BOUND VIOLATED: {r.method} at K={v['K']}: measured {v['measured']:.4g} "

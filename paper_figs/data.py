@@ -160,7 +160,8 @@ def rate_data(ctx: Context, overrides: dict) -> RateData:
         ctx.log(f"rate check: {cfg.problem} ({cfg.criterion}), methods {','.join(cfg.methods)}, "
                 f"K {list(cfg.horizons)}, {cfg.seeds} seeds")
         reports, _ = rate_check(cfg)
-        grid, _ = _cells(cfg)
+        # (method, K, instance) -> (method, K): the figures use no worst-case search
+        grid = {(m, K): cell for (m, K, v), cell in _cells(cfg)[0].items() if v is None}
         got = ctx.store.get_many(k for k, _ in grid.values())
         return RateData(cfg, reports, {mk: got[k] for mk, (k, _) in grid.items()},
                         {mk: k for mk, (k, _) in grid.items()})

@@ -324,6 +324,10 @@ BAD = {
     "dtype": _not_in(("float64", "float32")),
     # must name a float param of the problem (quadratic: curvature, sigma, distance)
     "scale_param": st.sampled_from(["nope", "layers", "norm", "", "seed", "dim"]) | st.integers(),
+    "worst_param": st.sampled_from(["nope", "layers", "norm", "", "seed", "dim"]) | st.integers(),
+    # without worst_param, any worst_grid is an error naming it
+    "worst_grid": st.one_of(st.lists(st.floats(0.1, 2.0), min_size=1, max_size=3), st.text(max_size=4),
+                            st.integers()),
 }
 
 # valid values for other fields, to mix in (never making a bad field valid)

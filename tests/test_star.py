@@ -109,3 +109,31 @@ def test_origin_start_puts_the_minimiser_on_the_ball():
     numpy.testing.assert_allclose(D, [1.5, 1.5], rtol=1e-12)
     assert all(numpy.all(x == 0) for x in p.initial_point(1))
     assert p.delta0() > 0
+
+
+def test_worst_case_search_picks_the_largest_instance_per_horizon(tmp_path):
+    cfg = validate({"problem": "star", "params": {"layers": 1, "dim": 3, "growth": "linear", "start": "origin",
+                                                  "modulation": "0", "norm": "frobenius"},
+                    "criterion": "gap", "methods": ["mvr1"], "horizons": [20, 40], "seeds": 2,
+                    "worst_param": "width", "worst_grid": [0.01, 0.1, 1.0], "noise_share": False,
+                    "store": str(tmp_path / "w.sqlite"), "executor": "serial"})
+    reports, _ = rate_check(cfg)
+    r = reports[0]
+    from experiments.cells import cell_key, make_cell
+    from experiments.store import ResultStore
+    store = ResultStore(cfg.store)
+    for K, chosen, g in zip(cfg.horizons, r.worst_instance, r.G):
+        means = {}
+        for v in cfg.worst_grid:
+            c = make_cell("star", {**cfg.params, "width": v}, "mvr1", K, [0, 1], form="star")
+            means[v] = numpy.mean(store.get(cell_key(c))["gap"])
+        assert chosen == max(means, key=means.get)
+        assert g == pytest.approx(means[chosen])
+
+
+def test_worst_grid_needs_worst_param():
+    from experiments.config import ConfigError
+    with pytest.raises(ConfigError, match="worst_grid"):
+        validate({"worst_grid": [0.1, 0.2]})
+    with pytest.raises(ConfigError, match="worst_param"):
+        validate({"problem": "star", "worst_param": "width", "worst_grid": [0.1], "scale_param": "width"})
