@@ -205,7 +205,8 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     R = len(rec_iters)
     rec_norms = xp.empty((R, S, p), dtype=dtype)
     rec_values = xp.empty((R, S), dtype=dtype)
-    rec_radius = xp.empty((R, S, p), dtype=dtype)
+    # only the adaptive radius needs recording; otherwise it is base * factor[k] (derived below)
+    rec_radius = xp.empty((R, S, p), dtype=dtype) if schedule.adaptive is not None else None
     kept = [] if record_params else None
     # deterministic Gluon calls the exact gradient once per iteration: counted as one oracle call
     calls_per_step = 1 if spec.deterministic else estimator.calls_per_step
@@ -223,7 +224,8 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
         rec_norms[slot] = layout.merge(measure.dual_norm(problem.grad(X), xp))
         rec_values[slot] = xp.where(corrupted, xp.nan, problem.value(X))
         corrupted = corrupted | ~xp.isfinite(sum(xp.sum(m, axis=(1, 2, 3)) for m in M))
-        rec_radius[slot] = layout.merge([xp.broadcast_to(r.reshape(r.shape[:2]), (S, r.shape[1])) for r in radii])
+        if rec_radius is not None:
+            rec_radius[slot] = layout.merge([r.reshape(r.shape[:2]) for r in radii])
         if kept is not None:
             kept.append([to_numpy(x) for x in X])
 
@@ -279,9 +281,10 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     diverged = _finalise_divergence(rec_iters, grad_norms, values)
     bad_final = ~numpy.isfinite(final_value) | ~numpy.isfinite(final_norms).all(axis=-1)
     diverged = numpy.where((diverged < 0) & bad_final, K, diverged)
-    radius = numpy.ascontiguousarray(to_numpy(rec_radius).transpose(1, 0, 2))
-    if schedule.adaptive is None:
-        radius = radius[0]
+    if rec_radius is not None:
+        radius = numpy.ascontiguousarray(to_numpy(rec_radius).transpose(1, 0, 2))
+    else:
+        radius = factor[rec_iters][:, None] * numpy.asarray(schedule.radius)[None, :]
     return Trajectory(method=method, K=K, seeds=seeds, iterations=rec_iters, grad_norms=grad_norms,
                       values=values, oracle_calls=1 + calls_per_step * rec_iters,
                       final_value=final_value, final_grad_norms=final_norms, diverged_at=diverged,
