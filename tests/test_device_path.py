@@ -1,0 +1,131 @@
+"""The ``device='gpu'`` code path, run on a strict CPU stand-in for CuPy (tests/fake_cupy.py).
+
+CuPy refuses implicit host/device conversions and NumPy/CuPy mixing; the fake refuses them the
+same way but computes with NumPy, so every run here must equal its CPU run bit for bit.  This
+catches a host array slipped into the loop, a ``numpy.*`` call on device data, or a device
+scalar used as a host one, without a GPU.  The real-GPU parity tests are in test_loop.py
+(marker ``gpu``).
+"""
+from __future__ import annotations
+
+import numpy
+import pytest
+
+import methods
+import methods.backend as backend
+from methods.schedules import adaptive_schedule, constant_schedule, star_horizon_schedule
+from problems import get_problem
+
+from fake_cupy import DeviceArray, make_fake_cupy
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    fake = make_fake_cupy()
+    monkeypatch.setattr(backend, "_cupy", lambda: fake)
+    return fake
+
+
+def assert_identical(a, b):
+    for name in ("values", "grad_norms", "final_value", "final_grad_norms", "diverged_at", "radius",
+                 "oracle_calls", "iterations"):
+        numpy.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def both(problem, method, **kw):
+    return methods.run(problem, method, device="cpu", **kw), methods.run(problem, method, device="gpu", **kw)
+
+
+# --------------------------------------------------------------- the fake itself
+
+def test_fake_refuses_what_cupy_refuses(fake_gpu):
+    d = fake_gpu.asarray(numpy.ones((2, 2)))
+    assert isinstance(d, DeviceArray)
+    with pytest.raises(TypeError):
+        numpy.asarray(d)
+    with pytest.raises(TypeError):
+        numpy.linalg.norm(d)
+    with pytest.raises(TypeError):
+        d + numpy.ones((2, 2))
+    with pytest.raises(TypeError):
+        fake_gpu.stack([d, numpy.ones((2, 2))])
+    assert isinstance(fake_gpu.sum(d), DeviceArray)          # reductions stay on the device
+    assert float(fake_gpu.sum(d)) == 4.0
+    numpy.testing.assert_array_equal(fake_gpu.asnumpy(d * 2), 2 * numpy.ones((2, 2)))
+
+
+def test_gpu_device_without_cupy_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(backend, "_cupy", lambda: None)
+    with pytest.raises(RuntimeError, match="CuPy"):
+        methods.run(get_problem("quadratic", layers=1, dim=2), "gluon", K=2, seeds=1, device="gpu")
+
+
+# --------------------------------------------------------------- the run loop
+
+@pytest.mark.parametrize("method", methods.presets.METHOD_NAMES)
+def test_every_method_on_the_device_equals_cpu(fake_gpu, method):
+    problem = get_problem("quadratic", layers=2, dim=4)
+    assert_identical(*both(problem, method, K=12, seeds=[0, 3]))
+
+
+@pytest.mark.parametrize("family,params", [
+    ("quadratic", {"shapes": "3x5,5x3,4x4"}),
+    ("l0l1", {"layers": 2, "dim": 4}),
+    ("l0l1", {"layers": 2, "dim": 4, "noise": "heavy"}),
+    ("l0l1", {"layers": 2, "dim": 4, "noise": "curvature"}),
+    ("nonconvex", {"layers": 2, "dim": 4}),
+    ("star", {"layers": 2, "dim": 4}),
+    ("star", {"layers": 2, "dim": 4, "growth": "linear", "start": "origin"}),
+    ("twolayer", {"dim": 4, "n_data": 32, "estimate_pairs": 16, "estimate_steps": 10}),
+])
+def test_every_family_on_the_device_equals_cpu(fake_gpu, family, params):
+    problem = get_problem(family, **params)
+    assert_identical(*both(problem, "mvr1", K=10, seeds=2))
+
+
+@pytest.mark.parametrize("norm", methods.norms.NORM_NAMES)
+def test_every_norm_on_the_device_equals_cpu(fake_gpu, norm):
+    problem = get_problem("quadratic", layers=2, dim=4, norm=norm)
+    assert_identical(*both(problem, "gluon", K=8, seeds=2))
+
+
+@pytest.mark.parametrize("lmo", ["ns-jordan", "ns-cubic", "ns-quintic", "polar-express"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_inexact_lmos_on_the_device_equal_cpu(fake_gpu, lmo, dtype):
+    problem = get_problem("quadratic", layers=2, dim=4)
+    assert_identical(*both(problem, "mvr2", K=8, seeds=2, lmo=lmo, dtype=dtype))
+
+
+def test_schedules_on_the_device_equal_cpu(fake_gpu):
+    problem = get_problem("star", layers=2, dim=4)
+    for method, schedule in [("gluon", constant_schedule(0.05, 2, beta=0.7)),
+                             ("gluon-det", adaptive_schedule(problem.constants.L0, problem.constants.L1)),
+                             ("mvr1", star_horizon_schedule("mvr1", 20, problem.ball_radii()))]:
+        assert_identical(*both(problem, method, K=20, seeds=2, schedule=schedule))
+
+
+def test_recording_options_on_the_device_equal_cpu(fake_gpu):
+    problem = get_problem("quadratic", layers=2, dim=4)
+    cpu, gpu = both(problem, "mvr3", K=15, seeds=2, record_every=4, record_params=True)
+    assert_identical(cpu, gpu)
+    for a, b in zip(cpu.params, gpu.params):
+        for x, y in zip(a, b):
+            assert isinstance(y, numpy.ndarray)          # host copies, not device arrays
+            numpy.testing.assert_array_equal(x, y)
+
+
+def test_divergence_is_recorded_on_the_device(fake_gpu):
+    problem = get_problem("quadratic", layers=1, dim=3)
+    cpu, gpu = both(problem, "gluon", K=30, seeds=2, schedule=constant_schedule(1e200, 1, beta=0.5))
+    assert_identical(cpu, gpu)
+    assert gpu.n_diverged == cpu.n_diverged
+
+
+# --------------------------------------------------------------- through the experiment layer
+
+def test_rate_check_cell_on_the_device_equals_cpu(fake_gpu):
+    from experiments.cells import make_cell, run_cell
+    cells = [make_cell("quadratic", {"layers": 2, "dim": 4}, "mvr1", 30, [0, 1], device=d) for d in ("cpu", "gpu")]
+    cpu, gpu = (run_cell(c) for c in cells)
+    for key in ("G", "gap", "G_min", "final_value", "final_grad_norm", "diverged_at", "curve"):
+        assert cpu[key] == gpu[key], key
