@@ -12,7 +12,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     ap.add_argument("--json", metavar="PATH", help="write every figure, its target and pass/fail as JSON")
     ap.add_argument("--quick", action="store_true", help="smaller sizes, no rate check (about a minute)")
-    ap.add_argument("--only", default="", help="comma-separated benchmark numbers (1-5) to run")
+    ap.add_argument("--only", default="", help="comma-separated benchmark numbers (1-6) to run")
     ap.add_argument("--rate-check-timeout", type=float, default=240.0,
                     help="cap in seconds on the rate-check subprocess (benchmark 4); default 240")
     args = ap.parse_args(argv)
@@ -20,8 +20,8 @@ def main(argv=None):
         only = {int(v) for v in args.only.split(",") if v.strip()}
     except ValueError:
         ap.error(f"--only: expected numbers like 1,3; got {args.only!r}")
-    if only - {1, 2, 3, 4, 5}:
-        ap.error(f"--only: benchmarks are numbered 1-5; got {args.only!r}")
+    if only - {1, 2, 3, 4, 5, 6}:
+        ap.error(f"--only: benchmarks are numbered 1-6; got {args.only!r}")
 
     from .common import environment
     env = environment()

@@ -53,3 +53,25 @@ def test_torch_peer_matches_our_trajectory_without_noise():
     numpy.testing.assert_allclose(norms.transpose(1, 0, 2), ours.grad_norms, rtol=1e-9, atol=1e-12)
     numpy.testing.assert_allclose(values.T, ours.values, rtol=1e-9, atol=1e-12)
     numpy.testing.assert_allclose(final, ours.final_grad_norms, rtol=1e-9, atol=1e-12)
+
+
+def test_gpu_speedup_is_skipped_without_a_gpu(monkeypatch):
+    import methods.backend as backend
+    from benchmarks.gpu_speedup import gpu_speedup
+    monkeypatch.setattr(backend, "_cupy", lambda: None)
+    figs = gpu_speedup(layers=1, dim=2, S=1)
+    assert len(figs) == 2 and all(f.passed is None and "skipped" in f.note for f in figs)
+
+
+def test_gpu_speedup_code_path_on_the_fake_device(monkeypatch):
+    """The GPU benchmark's code path end to end on the CPU stand-in for CuPy: parity must be
+    exact there (same arithmetic), and the timing figure finite."""
+    import methods.backend as backend
+    from benchmarks.gpu_speedup import gpu_speedup
+    from fake_cupy import make_fake_cupy
+    fake = make_fake_cupy()
+    monkeypatch.setattr(backend, "_cupy", lambda: fake)
+    speed, parity = gpu_speedup(layers=2, dim=4, S=2, K_cpu=(1, 3), K_gpu=(1, 3))
+    assert parity.value == 0.0 and parity.passed is True
+    assert numpy.isfinite(speed.value) and speed.value > 0
+    assert speed.detail["cpu_s_per_iter"] > 0 and speed.detail["gpu_s_per_iter"] > 0

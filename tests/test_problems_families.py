@@ -72,6 +72,23 @@ def test_batch_reproduces_single_runs_bit_for_bit(problem):
                 assert numpy.array_equal(a[j:j + 1], b)
 
 
+@pytest.mark.parametrize("df", [None, 5.0])
+def test_threaded_noise_draw_equals_per_seed_draws(df):
+    """Large per-seed blocks are drawn on threads: same numbers as one seed at a time, two draws
+    in a row (the streams stay in step), for Gaussian and Student-t samples."""
+    from problems.noise import _THREADED_BLOCK, draw_gaussian
+    from methods.layout import Layout
+    layout = Layout(((64, _THREADED_BLOCK // 64), (8, 8)))
+    seeds = [0, 5, 9]
+    batch = [numpy.random.default_rng(s) for s in seeds]
+    singles = [numpy.random.default_rng(s) for s in seeds]
+    for _ in range(2):
+        zb = draw_gaussian(batch, layout, [1.0, 2.0], df=df)
+        for j, rng in enumerate(singles):
+            for a, b in zip(zb, draw_gaussian([rng], layout, [1.0, 2.0], df=df)):
+                assert numpy.array_equal(a[j:j + 1], b)
+
+
 def test_noise_is_unbiased_and_same_sample_reusable(problem):
     S = 400
     X = [numpy.repeat(x, S, axis=0) for x in _random_points(problem, 1, numpy.random.default_rng(2))]
