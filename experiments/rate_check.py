@@ -107,7 +107,34 @@ def _instances(cfg: RateCheckConfig):
     return list(cfg.worst_grid) if cfg.worst_param else [None]
 
 
-def _cells(cfg: RateCheckConfig):
+def rate_check_cells(cfg: RateCheckConfig):
+    r"""Every cell the rate check ``cfg`` runs, each with its store key.
+
+    The cells are the runs of :func:`experiments.cells.make_cell` (the store's keys are
+    :func:`experiments.cells.cell_key` of these configurations), so any caller that needs the
+    stored results of a check (the figures, for instance) finds exactly the rows
+    :func:`rate_check` writes.
+
+    Parameters
+    ----------
+    cfg : RateCheckConfig
+        A validated configuration (:func:`experiments.config.validate`).
+
+    Returns
+    -------
+    grid : dict
+        ``(method, K, instance) -> (key, cell)`` for every method, horizon ``K`` of
+        ``cfg.horizons`` and instance: the values of ``cfg.worst_param`` searched
+        (``cfg.worst_grid``), or the single instance ``None`` when no worst-case search is
+        configured.  Every cell runs all ``cfg.seeds`` seeds with the problem parameters of
+        :func:`cell_params` (``cfg.scale_param`` applied) and the horizon-K schedule (the
+        star-convex Frank–Wolfe form for ``criterion = 'gap'``).
+    noise_off : dict
+        ``(method, instance) -> (key, cell)``: the same cell at the largest horizon with the
+        noise switched off and the first seed only (a noiseless run is deterministic), from which
+        the noise share :math:`1 - G_K^{\text{noise off}}/G_K^{\text{noise on}}` is computed;
+        empty unless ``cfg.noise_share``.
+    """
     seeds = list(range(cfg.seeds))
     common = dict(radius_scale=cfg.radius_scale, momentum_scale=cfg.momentum_scale, beta=cfg.beta,
                   record_every=cfg.record_every, root_seed=cfg.root_seed, dtype=cfg.dtype,
@@ -126,33 +153,73 @@ def _cells(cfg: RateCheckConfig):
     return grid, off
 
 
-def _bound(cfg, problem, method, K):
-    """The stated bound for this cell, or ``None`` where theory/ has none (or its conditions fail)."""
-    spec = get_method(method)
-    if cfg.criterion == "gap":
-        from theory.numeric import star_bound_details
-        name = STAR_BOUND_NAME.get(spec.estimator)
-        if name is None or spec.geometry != "problem":
-            return None
-        sched = star_horizon_schedule(spec.schedule_family, K, problem.ball_radii(), cfg.momentum_scale, cfg.beta)
-        return star_bound_details(name, K, problem.constants, problem.delta0(), problem.ball_radii(),
-                                  a=sched.radius[0] / sched.ball[0], one_minus_beta=sched.one_minus_beta,
-                                  q=sched.q, shapes=problem.layout.shapes).value
-    from theory import evaluate_bound
-    sched = horizon_schedule(spec.schedule_family, K, problem.constants.L1, cfg.radius_scale,
-                             cfg.momentum_scale, cfg.beta)
-    return evaluate_bound(method, K, sched, problem.constants, problem.delta0(), shapes=problem.layout.shapes)
+def bound_for_cell(cfg: RateCheckConfig, method: str, K: int, instance=None):
+    r"""The bound :mod:`theory` states for one cell of the rate check, or ``None``.
+
+    The cell is ``(method, K, instance)`` of :func:`rate_check_cells`; its problem is built with
+    the cell's parameters (:func:`cell_params`), so the bound is taken at that problem's
+    declared constants, :math:`\Delta_0` and layer shapes, and at the schedule the cell runs:
+
+    - ``criterion = 'stationarity'``: :func:`theory.evaluate_bound` of ``method`` at the
+      horizon-K schedule (:func:`methods.schedules.horizon_schedule` with ``cfg.radius_scale``,
+      ``cfg.momentum_scale``, ``cfg.beta``), a bound on
+      :math:`G_K = \frac1K\sum_{k<K}\sum_i\|\nabla_i f(X^k)\|_{(i)*}`;
+    - ``criterion = 'gap'``: the star-convex bound of the method's estimator
+      (:data:`STAR_BOUND_NAME`, :func:`theory.numeric.star_bound_details`) on
+      :math:`E f(X^K) - f^*` at the Frank–Wolfe schedule
+      (:func:`methods.schedules.star_horizon_schedule`) with the problem's ball radii
+      :math:`D_i`, step :math:`a = t_1/D_1` (radius over ball radius), its :math:`1-\beta` and
+      :math:`q`; only for methods in the problem's own geometry.
+
+    This is the number the rate check's ``meas/bound`` column divides by.
+
+    Parameters
+    ----------
+    cfg : RateCheckConfig
+    method : str
+    K : int
+        Horizon.
+    instance : float or None
+        The ``cfg.worst_param`` value of the cell, ``None`` without a worst-case search.
+
+    Returns
+    -------
+    float or None
+        The bound, or ``None`` where theory/ states none for this method or problem, where its
+        conditions fail, or where its value is not a finite positive number.
+    """
+    try:
+        problem = get_problem(cfg.problem, **cell_params(cfg, method, K, instance))
+        spec = get_method(method)
+        if cfg.criterion == "gap":
+            from theory.numeric import star_bound_details
+            name = STAR_BOUND_NAME.get(spec.estimator)
+            if name is None or spec.geometry != "problem":
+                return None
+            sched = star_horizon_schedule(spec.schedule_family, K, problem.ball_radii(), cfg.momentum_scale,
+                                          cfg.beta)
+            b = star_bound_details(name, K, problem.constants, problem.delta0(), problem.ball_radii(),
+                                   a=sched.radius[0] / sched.ball[0], one_minus_beta=sched.one_minus_beta,
+                                   q=sched.q, shapes=problem.layout.shapes).value
+        else:
+            from theory import evaluate_bound
+            sched = horizon_schedule(spec.schedule_family, K, problem.constants.L1, cfg.radius_scale,
+                                     cfg.momentum_scale, cfg.beta)
+            b = evaluate_bound(method, K, sched, problem.constants, problem.delta0(),
+                               shapes=problem.layout.shapes)
+    except (ImportError, ValueError):   # no bound for this method or problem
+        return None
+    if b is None or not math.isfinite(b) or b <= 0:
+        return None
+    return b
 
 
 def _bound_ratios(cfg, method, G_mean, values):
     """Largest measured/bound over horizons, and the horizons where it exceeds 1."""
     ratios, bad = [], []
     for K, g, v in zip(cfg.horizons, G_mean, values):
-        try:
-            b = _bound(cfg, get_problem(cfg.problem, **cell_params(cfg, method, K, v)), method, K)
-        except (ImportError, ValueError):   # no bound for this method or problem
-            b = None
-        if b is None or not math.isfinite(b) or b <= 0:
+        b = bound_for_cell(cfg, method, K, v)
+        if b is None:
             continue
         ratios.append(g / b)
         if g > b:
@@ -163,7 +230,7 @@ def _bound_ratios(cfg, method, G_mean, values):
 def rate_check(cfg: RateCheckConfig, progress=None):
     """Run (or reuse) every cell of the check and return ``(reports, store_path)``."""
     store = ResultStore(cfg.store)
-    grid, off = _cells(cfg)
+    grid, off = rate_check_cells(cfg)
     todo = list(grid.values()) + list(off.values())
     execute(todo, store, cfg.executor, cfg.scheduler, progress=progress)
     results = store.get_many(k for k, _ in todo)

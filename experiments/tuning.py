@@ -42,24 +42,73 @@ def _schedule_dict(radius, one_minus_beta, q):
             "q": float(q)}
 
 
+def _searches_q(method):
+    """Whether the momentum searched is ``q`` (MVR-2/3) rather than ``1 - beta``."""
+    return get_method(method).schedule_family in ("mvr2", "mvr3")
+
+
+def _theory_schedule(cfg, method, K, problem):
+    """The horizon-K schedule of the theory, around which the search looks."""
+    return horizon_schedule(get_method(method).schedule_family, K, problem.constants.L1, cfg.radius_scale,
+                            cfg.momentum_scale, cfg.beta)
+
+
+def tuned_cell(cfg, method: str, K: int, radius_factor: float, momentum: float, seeds, base=None):
+    r"""The cell (and its store key) of one candidate of the tuned search.
+
+    The candidate is the theory's horizon-K schedule ``base`` with every layer's radius
+    multiplied by :math:`f` = ``radius_factor``, :math:`t_i = f\,t_i^{\text{theory}}`, and its momentum
+    parameter replaced by ``momentum``: :math:`1-\beta` for Gluon and MVR-1 (with :math:`q = 1`),
+    :math:`q` for MVR-2/3 (whose :math:`1-\beta` stays the theory's).  The cell is stored with
+    kind ``'tuned'`` and an explicit schedule, so this is how a caller finds a result
+    :func:`tune` stored, e.g. the best cell of a horizon from ``radius_factor`` and
+    ``momentum`` of :func:`tune`'s ``best`` entries.
+
+    Parameters
+    ----------
+    cfg : RateCheckConfig
+        The tuned check's configuration (problem, params, recording, dtype, device, LMO).
+    method : str
+    K : int
+        Horizon.
+    radius_factor, momentum : float
+        The candidate.
+    seeds : list of int
+        Seeds of the cell (the search's seeds, or all of ``cfg.seeds`` for the final run).
+    base : Schedule, optional
+        The theory's horizon-K schedule for ``cfg``'s problem
+        (:func:`methods.schedules.horizon_schedule` with ``cfg.radius_scale``,
+        ``cfg.momentum_scale``, ``cfg.beta``); computed when not given.
+
+    Returns
+    -------
+    key : str
+        :func:`experiments.cells.cell_key` of the cell.
+    cell : dict
+        The cell configuration (:func:`experiments.cells.make_cell`).
+    """
+    if base is None:
+        base = _theory_schedule(cfg, method, K, get_problem(cfg.problem, **cfg.params))
+    radius = [radius_factor * r for r in base.radius]
+    omb, q = (base.one_minus_beta, momentum) if _searches_q(method) else (momentum, 1.0)
+    c = make_cell(cfg.problem, cfg.params, method, K, seeds,
+                  schedule=_schedule_dict(radius, omb, q), record_every=cfg.record_every,
+                  root_seed=cfg.root_seed, dtype=cfg.dtype, device=cfg.device,
+                  lmo=cfg.lmo, ns_steps=cfg.ns_steps, kind="tuned")
+    return cell_key(c), c
+
+
 class _Search:
     """Evaluate candidate (radius factor, momentum) pairs for one (method, K)."""
 
     def __init__(self, cfg, store, method, K, base, seeds, progress):
         self.cfg, self.store, self.method, self.K = cfg, store, method, K
         self.base, self.seeds, self.progress = base, seeds, progress
-        self.uses_q = get_method(method).schedule_family in ("mvr2", "mvr3")
+        self.uses_q = _searches_q(method)
         self.evaluated = {}
 
     def cell(self, factor, mom, seeds):
-        b = self.base
-        radius = [factor * r for r in b.radius]
-        omb, q = (b.one_minus_beta, mom) if self.uses_q else (mom, 1.0)
-        c = make_cell(self.cfg.problem, self.cfg.params, self.method, self.K, seeds,
-                      schedule=_schedule_dict(radius, omb, q), record_every=self.cfg.record_every,
-                      root_seed=self.cfg.root_seed, dtype=self.cfg.dtype, device=self.cfg.device,
-                      lmo=self.cfg.lmo, ns_steps=self.cfg.ns_steps, kind="tuned")
-        return cell_key(c), c
+        return tuned_cell(self.cfg, self.method, self.K, factor, mom, seeds, base=self.base)
 
     def evaluate(self, pairs):
         cells = {p: self.cell(*p, self.seeds) for p in pairs if p not in self.evaluated}
@@ -82,10 +131,9 @@ def tune(cfg, store, span: int = 2, search_seeds: int = 4, progress=None):
     seeds_search = seeds_all[:min(search_seeds, cfg.seeds)]
     out = []
     for m in cfg.methods:
-        fam = get_method(m).schedule_family
         per_K, finals = [], []
         for K in cfg.horizons:
-            base = horizon_schedule(fam, K, problem.constants.L1, cfg.radius_scale, cfg.momentum_scale, cfg.beta)
+            base = _theory_schedule(cfg, m, K, problem)
             s = _Search(cfg, store, m, K, base, seeds_search, progress)
             mom0 = s.momentum_theory()
             f_best, m_best = s.evaluate([(f, mom0) for f in _grid(1.0, span, POINTS_PER_DECADE)])

@@ -3,8 +3,8 @@ r"""Figure 6: measured against the theory's bound, per method and problem family
 For every rate-check cell the figures use (the main check, the extra families of
 :attr:`paper_figs.data.Settings.bound_families` and the star-convex gap check): the seed-mean
 measured quantity (:math:`G_K`, or the gap for ``star``) and the bound :mod:`theory` states for
-that cell (:func:`experiments.rate_check._bound`, the number the rate check's ``meas/bound``
-column uses; cells without a bound are left out).  (a) measured against bound, the diagonal is
+that cell (:func:`experiments.rate_check.bound_for_cell`, the number the rate check's
+``meas/bound`` column uses; cells without a bound are left out).  (a) measured against bound, the diagonal is
 measured = bound (points must lie under it); (b) tightness = measured/bound against ``K``.
 """
 from __future__ import annotations
@@ -14,28 +14,23 @@ import math
 import numpy
 from matplotlib.lines import Line2D
 
-from problems import get_problem
-
 from . import style
 from .data import rate_data
 
 
 def collect(ctx):
     """Rows ``{family, criterion, method, K, measured, bound, ratio}``."""
-    from experiments.rate_check import _bound
+    from experiments.rate_check import bound_for_cell
     s = ctx.settings
     rows = []
     for overrides in (s.rate, *s.bound_families, s.star):
         rd = rate_data(ctx, overrides)
         cfg = rd.cfg
-        problem = get_problem(cfg.problem, **cfg.params)
         for r in rd.reports:
-            for K, measured in zip(cfg.horizons, r.G):
-                try:
-                    b = _bound(cfg, problem, r.method, K)
-                except (ImportError, ValueError):
-                    b = None
-                if b is None or not math.isfinite(b) or b <= 0 or not math.isfinite(measured):
+            instances = r.worst_instance or [None] * len(cfg.horizons)
+            for K, v, measured in zip(cfg.horizons, instances, r.G):
+                b = bound_for_cell(cfg, r.method, K, v)
+                if b is None or not math.isfinite(measured):
                     continue
                 rows.append({"family": cfg.problem, "criterion": cfg.criterion, "method": r.method, "K": int(K),
                              "measured": float(measured), "bound": float(b), "ratio": float(measured) / float(b)})

@@ -1,7 +1,8 @@
 r"""Figure 5: declared vs estimated :math:`(L_0, L_1)` per layer, with the feasible frontier.
 
-Measured points as :func:`problems.certify.certify` makes them (same sampler, seed, region
-filter, and a real optimizer run's consecutive iterates): per layer, pairs
+Measured points as :func:`problems.certify.certify` makes them
+(:func:`problems.certify.measure_smoothness`: the same sampler, seed, region filter, and a real
+optimizer run's consecutive iterates): per layer, pairs
 :math:`(g,\hat L)=(\|\nabla_i f(X)\|_*,\ \|\nabla_i f(X)-\nabla_i f(Y)\|_*/\|X_i-Y_i\|)`.
 
 Top row (one column per layer): the points, the declared line :math:`L_0+L_1g` and the fitted
@@ -27,19 +28,11 @@ def constants_data(ctx):
     def compute():
         from problems import constants_estimation as est
         from problems import get_problem
-        from problems.certify import _in_region, _take, default_pairs
+        from problems.certify import measure_smoothness
         problem = get_problem(c["problem"], **c["params"])
-        rng = numpy.random.default_rng(numpy.random.SeedSequence(c["seed"], spawn_key=(1,)))
-        sampler = getattr(problem, "sample_pairs", None)
-        X, Y = sampler(rng, c["n_pairs"]) if sampler is not None else default_pairs(problem, rng, c["n_pairs"])
-        keep = _in_region(problem, X, Y)
-        X, Y = _take(X, keep), _take(Y, keep)
-        sp = est.smoothness_points(problem, X, Y, source="sampled pairs")
-        traj = est.run_trajectory(problem, c["method"], c["steps"], c["run_seeds"])
-        TX, TY = est.trajectory_pairs(traj)
-        inside = _in_region(problem, TX, TY)
-        tp = est.smoothness_points(problem, _take(TX, inside), _take(TY, inside), source="trajectory")
-        allp = sp.extend(tp)
+        meas = measure_smoothness(problem, c["n_pairs"], c["seed"], trajectory="run", method=c["method"],
+                                  steps=c["steps"], run_seeds=c["run_seeds"])
+        sp, tp, allp = meas.sampled, meas.trajectory, meas.points
         layers = []
         for i in range(problem.layout.n_layers):
             fit = est.fit_envelope(allp.ratio[i], allp.grad_norm[i])
@@ -51,7 +44,7 @@ def constants_data(ctx):
                            "trajectory": {"g": tp.grad_norm[i], "L": tp.ratio[i], "slack": tp.slack[i]},
                            "n_above_declared": est.count_above(L0d, L1d, allp.ratio[i], allp.grad_norm[i],
                                                                allp.slack[i]),
-                           "n_outside_region": int((~inside).sum())})
+                           "n_outside_region": meas.n_outside_region})
         return {"problem": problem.name, "region": problem.constants.region, "layers": layers}
     return cached(ctx, "constants", c, compute)
 

@@ -153,7 +153,7 @@ class RateData:
 
 def rate_data(ctx: Context, overrides: dict) -> RateData:
     """Run (or reuse) the rate check of ``overrides`` and load its cells from the store."""
-    from experiments.rate_check import _cells, rate_check
+    from experiments.rate_check import rate_check, rate_check_cells
 
     def load():
         cfg = ctx.config(overrides)
@@ -161,7 +161,7 @@ def rate_data(ctx: Context, overrides: dict) -> RateData:
                 f"K {list(cfg.horizons)}, {cfg.seeds} seeds")
         reports, _ = rate_check(cfg)
         # (method, K, instance) -> (method, K): the figures use no worst-case search
-        grid = {(m, K): cell for (m, K, v), cell in _cells(cfg)[0].items() if v is None}
+        grid = {(m, K): cell for (m, K, v), cell in rate_check_cells(cfg)[0].items() if v is None}
         got = ctx.store.get_many(k for k, _ in grid.values())
         return RateData(cfg, reports, {mk: got[k] for mk, (k, _) in grid.items()},
                         {mk: k for mk, (k, _) in grid.items()})
@@ -178,10 +178,7 @@ class TunedData:
 
 def tuned_data(ctx: Context) -> TunedData:
     """Run (or reuse) the tuned search of :attr:`Settings.tuned`; load each best cell."""
-    from methods.presets import get_method
-    from methods.schedules import horizon_schedule
-    from problems import get_problem
-    from experiments.tuning import _Search, tune
+    from experiments.tuning import tune, tuned_cell
 
     def load():
         s = ctx.settings
@@ -189,16 +186,11 @@ def tuned_data(ctx: Context) -> TunedData:
         ctx.log(f"tuned search: {cfg.problem}, methods {','.join(cfg.methods)}, K {list(cfg.horizons)}, "
                 f"{cfg.seeds} seeds (span {s.tuned_span} decades)")
         results = tune(cfg, ctx.store, span=s.tuned_span, search_seeds=s.tuned_search_seeds)
-        problem = get_problem(cfg.problem, **cfg.params)
         seeds = list(range(cfg.seeds))
         cells, keys = {}, {}
         for r in results:
-            fam = get_method(r["method"]).schedule_family
             for p in r["best"]:
-                base = horizon_schedule(fam, p["K"], problem.constants.L1, cfg.radius_scale,
-                                        cfg.momentum_scale, cfg.beta)
-                key, _ = _Search(cfg, ctx.store, r["method"], p["K"], base, seeds, None).cell(
-                    p["radius_factor"], p["momentum"], seeds)
+                key, _ = tuned_cell(cfg, r["method"], p["K"], p["radius_factor"], p["momentum"], seeds)
                 keys[r["method"], p["K"]] = key
                 cells[r["method"], p["K"]] = ctx.store.get(key)
         return TunedData(cfg, results, cells, keys)

@@ -106,13 +106,129 @@ def default_pairs(problem, rng, n):
     return problem.layout.from_layers(Xs), problem.layout.from_layers(Ys)
 
 
-def _in_region(problem, X, Y=None):
+def in_region(problem, X, Y=None):
+    r"""Which pairs lie inside the region where ``problem`` declares its constants.
+
+    A family may declare its constants on part of the space only (e.g. A1 for pairs closer than
+    its ``pair_radius``, or :math:`\sigma` in a ball around a centre); it then has a method
+    ``in_region(X, Y)``.  Pairs outside are no evidence against the declaration.
+
+    Parameters
+    ----------
+    problem : Problem
+    X, Y : list of arrays
+        Stacked params: per block an array whose leading axis indexes the ``S`` pairs
+        :math:`(X_s, Y_s)`; ``Y`` may be ``None`` for single points.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape ``(S,)``
+        ``problem.in_region(X, Y)``, or all ``True`` for a family declared everywhere.
+    """
     fn = getattr(problem, "in_region", None)
     return numpy.ones(X[0].shape[0], dtype=bool) if fn is None else numpy.asarray(fn(X, Y))
 
 
-def _take(params, mask):
-    return [g[mask] for g in params]
+def take_batch(params, index):
+    """The pairs (or points) ``index`` of stacked params: ``[block[index] for block in params]``.
+
+    Parameters
+    ----------
+    params : list of arrays
+        Stacked params, the leading axis of every block indexing the pairs.
+    index : boolean mask or integer array over that axis
+
+    Returns
+    -------
+    list of arrays
+        The same blocks restricted to ``index`` on the leading axis.
+    """
+    return [g[index] for g in params]
+
+
+@dataclass
+class SmoothnessMeasurements:
+    """The A1 points :func:`certify` judges, inside the declared region.
+
+    Attributes
+    ----------
+    X, Y : list of arrays
+        The sampled pairs inside the region (stacked params).
+    sampled : problems.constants_estimation.SmoothnessPoints
+        Points from those pairs.
+    trajectory : SmoothnessPoints or None
+        Points from consecutive iterates inside the region (possibly none), or ``None`` when no
+        trajectory of at least two iterates was given.
+    n_outside_region : int
+        Trajectory pairs left out because they lie outside the region.
+    trajectory_note : str
+        Where the trajectory came from (``'none'`` without one).
+    """
+
+    X: list
+    Y: list
+    sampled: est.SmoothnessPoints
+    trajectory: est.SmoothnessPoints | None
+    n_outside_region: int
+    trajectory_note: str
+
+    @property
+    def points(self) -> est.SmoothnessPoints:
+        """Sampled and trajectory points together."""
+        return self.sampled if self.trajectory is None else self.sampled.extend(self.trajectory)
+
+
+def measure_smoothness(problem, n_pairs: int = 256, seed: int = 0, trajectory=None, method: str = "gluon",
+                       steps: int = 200, run_seeds: int = 4) -> SmoothnessMeasurements:
+    r"""Measured A1 points of ``problem``, from sampled pairs and from an optimizer's iterates.
+
+    Per layer :math:`i` and pair :math:`(X, Y)` (both orders) a point is
+    :math:`(g, \hat L) = (\|\nabla_i f(X)\|_*,\ \|\nabla_i f(X) - \nabla_i f(Y)\|_*/\|X_i - Y_i\|)`
+    (:func:`problems.constants_estimation.smoothness_points`); A1 holds at it when
+    :math:`\hat L \le L_{0,i} + L_{1,i}\,g`.  Pairs come from the family's ``sample_pairs``
+    (or :func:`default_pairs`), drawn with the generator of ``SeedSequence(seed, spawn_key=(1,))``,
+    and from consecutive iterates of a trajectory; only pairs :func:`in_region` are kept.  This is
+    the measurement :func:`certify` makes, and the one figure 5 of ``paper_figs`` plots.
+
+    Parameters
+    ----------
+    problem : Problem
+    n_pairs : int
+        Sampled pairs.
+    seed : int
+        Seed of the sampling.
+    trajectory : list of params, ``'run'`` or ``None``
+        Recorded iterates (see :func:`problems.constants_estimation.trajectory_pairs`);
+        ``'run'`` runs ``method`` for ``steps`` iterations on ``run_seeds`` seeds
+        (:func:`problems.constants_estimation.run_trajectory`); ``None``: no trajectory.
+
+    Returns
+    -------
+    SmoothnessMeasurements
+    """
+    rng = numpy.random.default_rng(numpy.random.SeedSequence(seed, spawn_key=(1,)))
+    sampler = getattr(problem, "sample_pairs", None)
+    X, Y = sampler(rng, n_pairs) if sampler is not None else default_pairs(problem, rng, n_pairs)
+    keep = in_region(problem, X, Y)
+    X, Y = take_batch(X, keep), take_batch(Y, keep)
+    sampled = est.smoothness_points(problem, X, Y, source="sampled pairs")
+    note, points, outside = "none", None, 0
+    if isinstance(trajectory, str) and trajectory == "run":
+        trajectory = est.run_trajectory(problem, method, steps, run_seeds)
+        note = f"methods.run({method!r}, K={steps}, seeds={run_seeds})"
+    elif trajectory is not None:
+        note = f"{len(trajectory)} recorded iterates"
+    if trajectory is not None and len(trajectory) >= 2:
+        TX, TY = est.trajectory_pairs(trajectory)
+        inside = in_region(problem, TX, TY)
+        outside = int((~inside).sum())
+        TX, TY = take_batch(TX, inside), take_batch(TY, inside)
+        if TX[0].shape[0]:
+            points = est.smoothness_points(problem, TX, TY, source="trajectory")
+        else:   # no pair inside: no points (empty arrays of the sampled points' dtypes)
+            points = est.SmoothnessPoints([a[:0] for a in sampled.ratio], [a[:0] for a in sampled.grad_norm],
+                                          [a[:0] for a in sampled.slack], "trajectory")
+    return SmoothnessMeasurements(X, Y, sampled, points, outside, note)
 
 
 def certify(problem, n_pairs: int = 256, noise_points: int = 16, draws: int = 200, seed: int = 0,
@@ -133,38 +249,18 @@ def certify(problem, n_pairs: int = 256, noise_points: int = 16, draws: int = 20
         ``'run'`` runs ``method`` for ``steps`` iterations on ``run_seeds`` seeds with
         :func:`methods.run`; ``None`` skips trajectories.
     """
-    rng = numpy.random.default_rng(numpy.random.SeedSequence(seed, spawn_key=(1,)))
-    sampler = getattr(problem, "sample_pairs", None)
-    X, Y = sampler(rng, n_pairs) if sampler is not None else default_pairs(problem, rng, n_pairs)
+    meas = measure_smoothness(problem, n_pairs, seed, trajectory, method, steps, run_seeds)
+    X, Y, points, outside = meas.X, meas.Y, meas.points, meas.n_outside_region
+    n_traj = [0] * problem.layout.n_layers if meas.trajectory is None else [len(r) for r in meas.trajectory.ratio]
     notes = []
-    keep = _in_region(problem, X, Y)
-    X, Y = _take(X, keep), _take(Y, keep)
-    points = est.smoothness_points(problem, X, Y, source="sampled pairs")
-    n_traj = [0] * problem.layout.n_layers
-    outside = 0
-    traj_note = "none"
-    if isinstance(trajectory, str) and trajectory == "run":
-        trajectory = est.run_trajectory(problem, method, steps, run_seeds)
-        traj_note = f"methods.run({method!r}, K={steps}, seeds={run_seeds})"
-    elif trajectory is not None:
-        traj_note = f"{len(trajectory)} recorded iterates"
-    if trajectory is not None and len(trajectory) >= 2:
-        TX, TY = est.trajectory_pairs(trajectory)
-        inside = _in_region(problem, TX, TY)
-        outside = int((~inside).sum())
-        TX, TY = _take(TX, inside), _take(TY, inside)
-        if TX[0].shape[0]:
-            tp = est.smoothness_points(problem, TX, TY, source="trajectory")
-            n_traj = [len(r) for r in tp.ratio]
-            points = points.extend(tp)
-        if outside:
-            notes.append(f"{outside} trajectory pairs lie outside the declared region and were not used")
+    if outside:
+        notes.append(f"{outside} trajectory pairs lie outside the declared region and were not used")
 
     c = problem.constants
     # noise: pairs spread evenly over the sample (samplers may order their pairs by kind)
     m = min(noise_points, X[0].shape[0])
     pick = numpy.unique(numpy.linspace(0, X[0].shape[0] - 1, m).astype(int))
-    NX, NY = _take(X, pick), _take(Y, pick)
+    NX, NY = take_batch(X, pick), take_batch(Y, pick)
     var = est.noise_variance(problem, NX, draws=draws, seed=seed)
     ms, dist, slack = est.mean_square_smoothness(problem, NX, NY, draws=draws, seed=seed + 1)
     ell2 = numpy.asarray(c.ell) ** 2
@@ -208,4 +304,4 @@ def certify(problem, n_pairs: int = 256, noise_points: int = 16, draws: int = 20
         notes.append("sigma is declared in the dual norm; it is measured in Frobenius here")
     return Certificate(problem=problem.name, constants=c.as_dict(), layers=layers, ell_ok=ell_ok,
                        ell_max_usage=float(numpy.max(usage)) if usage.size else float("nan"),
-                       trajectory=traj_note, n_outside_region=outside, notes=notes)
+                       trajectory=meas.trajectory_note, n_outside_region=outside, notes=notes)

@@ -5,10 +5,12 @@ import json
 import os
 import sqlite3
 
+import numpy
 import pytest
 
 from experiments import __version__
 from experiments.cli import main
+from experiments.config import validate
 from experiments.store import ResultStore
 
 TINY = ["--problem", "quadratic", "--param", "layers=2", "--param", "dim=3", "--horizons", "20,40,80",
@@ -70,6 +72,44 @@ def test_rate_check_tiny_end_to_end(tmp_path, capsys):
     assert store.count() == 16
     strip = [{k: v for k, v in r.items() if k != "wall_time"} for r in doc["results"]]
     assert [{k: v for k, v in r.items() if k != "wall_time"} for r in again["results"]] == strip
+
+
+TINY_CFG = {"problem": "quadratic", "params": {"layers": 2, "dim": 3}, "horizons": [20, 40], "seeds": 2,
+            "tail": 2, "bootstrap": 100, "executor": "serial"}
+
+
+def test_rate_check_cells_and_bounds_are_the_checks_own(tmp_path):
+    from experiments.rate_check import bound_for_cell, rate_check, rate_check_cells
+    cfg = validate({**TINY_CFG, "methods": ["gluon", "mvr1"], "store": str(tmp_path / "c.sqlite")})
+    reports, path = rate_check(cfg)
+    grid, off = rate_check_cells(cfg)
+    assert set(grid) == {(m, K, None) for m in cfg.methods for K in cfg.horizons}
+    assert set(off) == {(m, None) for m in cfg.methods}
+    assert all(c["noise"] is False and c["seeds"] == [0] and c["K"] == cfg.horizons[-1] for _, c in off.values())
+    store = ResultStore(path)
+    assert store.count() == len(grid) + len(off)          # exactly the cells the check stored
+    got = store.get_many(k for k, _ in grid.values())
+    for r in reports:
+        assert r.G == pytest.approx([numpy.mean(got[grid[r.method, K, None][0]]["G"]) for K in cfg.horizons])
+        bounds = [bound_for_cell(cfg, r.method, K) for K in cfg.horizons]
+        assert all(b is not None and b > 0 for b in bounds)
+        # the meas/bound column divides by these bounds
+        assert r.bound_ratio == pytest.approx(max(g / b for g, b in zip(r.G, bounds)))
+    assert bound_for_cell(cfg, "muon", 40) is None          # theory states no bound for it
+
+
+def test_tuned_cell_finds_the_best_cells_tune_stored(tmp_path):
+    from experiments.tuning import tune, tuned_cell
+    cfg = validate({**TINY_CFG, "methods": ["gluon", "mvr2"], "tuned": True, "store": str(tmp_path / "t.sqlite")})
+    store = ResultStore(cfg.store)
+    results = tune(cfg, store, span=1, search_seeds=2)
+    for r in results:
+        for p in r["best"]:
+            key, cell = tuned_cell(cfg, r["method"], p["K"], p["radius_factor"], p["momentum"], list(range(cfg.seeds)))
+            assert cell["kind"] == "tuned" and cell["schedule"]["radius"] == pytest.approx(p["radius"])
+            # the momentum searched: 1 - beta for Gluon, q for MVR-2
+            assert cell["schedule"]["q" if r["method"] == "mvr2" else "one_minus_beta"] == pytest.approx(p["momentum"])
+            assert numpy.mean(store.get(key)["G"]) == pytest.approx(p["G"])
 
 
 def test_config_file_with_flags_overriding_it(tmp_path, capsys):

@@ -8,7 +8,7 @@ import pytest
 from problems import constants_estimation as est
 from problems import get_problem
 from problems.base import Constants
-from problems.certify import certify
+from problems.certify import certify, in_region, measure_smoothness, take_batch
 
 SMALL_TWOLAYER = dict(dim=5, n_data=48, batch=4, estimate_pairs=128, estimate_steps=100)
 
@@ -74,6 +74,39 @@ def test_trajectory_pairs_from_snapshots():
                                                                   2 * numpy.ones((2,) + X[0].shape[1:])]))
     pts = est.smoothness_points(P, X, Y, source="trajectory")
     numpy.testing.assert_allclose(pts.ratio[0], P.constants.L0[0] / 3, rtol=1e-12)   # h*||.||_* / ||.|| for all-ones moves
+
+
+def test_region_filter_and_batch_selection():
+    P = get_problem("l0l1", layers=2, dim=3)           # declares A1 for close pairs only
+    X = P.initial_point(3)
+    step = numpy.array([1e-3, 1e3, 1e-3])                  # pair 1 moves far beyond pair_radius
+    Y = [x + step.reshape((-1,) + (1,) * (x.ndim - 1)) for x in X]
+    mask = in_region(P, X, Y)
+    assert mask.dtype == bool and mask.shape == (3,)
+    assert list(mask) == [True, False, True]
+    kept = take_batch(X, mask)
+    assert [k.shape[0] for k in kept] == [2] * len(X)
+    numpy.testing.assert_array_equal(kept[0], X[0][[0, 2]])
+    # a family declared everywhere keeps every pair
+    Q = get_problem("quadratic", layers=2, dim=3)
+    assert in_region(Q, Q.initial_point(4)).all()
+
+
+def test_measure_smoothness_is_what_certify_judges():
+    P = get_problem("l0l1", layers=2, dim=3)
+    X0 = P.initial_point(1)
+    snaps = [X0, [x + 1e-3 for x in X0], [x + 1e3 for x in X0]]     # one close step, one far one
+    m = measure_smoothness(P, n_pairs=16, seed=3, trajectory=snaps)
+    cert = certify(P, n_pairs=16, noise_points=2, draws=4, seed=3, trajectory=snaps)
+    assert m.n_outside_region == cert.n_outside_region == 1
+    assert m.trajectory_note == cert.trajectory == "3 recorded iterates"
+    for i, layer in enumerate(cert.layers):
+        assert layer.n_points == m.points.ratio[i].size == m.sampled.ratio[i].size + m.trajectory.ratio[i].size
+        assert layer.n_trajectory_points == m.trajectory.ratio[i].size == 2
+    assert all(in_region(P, m.X, m.Y))
+    none = measure_smoothness(P, n_pairs=16, seed=3)
+    assert none.trajectory is None and none.trajectory_note == "none"
+    numpy.testing.assert_array_equal(none.points.ratio[0], m.sampled.ratio[0])
 
 
 def _synthetic(L0, L1, n, rng, below=True):
