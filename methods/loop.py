@@ -8,12 +8,18 @@ At iteration ``k`` (``X^0`` the problem's initial point, the same for every seed
 3. record, every ``record_every`` iterations, the exact layer-wise dual gradient norms
    :math:`\|\nabla_i f(X^k)\|_{(i)*}` in the problem's norms, :math:`f(X^k)`, the oracle calls;
 4. step :math:`X_i^{k+1} = X_i^k + t_i^k\,\mathrm{lmo}_i(M_i^k)` (or, for a schedule with a
-   ball, the Frank–Wolfe form :math:`X_i^{k+1} = (1-a_k)X_i^k + a_k D_i\,\mathrm{lmo}_i(M_i^k)`).
+   ball, the Frank–Wolfe form :math:`X_i^{k+1} = (1-a_k)X_i^k + a_k D_i\,\mathrm{lmo}_i(M_i^k)`),
+   after handing :math:`M^k` and :math:`\mathrm{lmo}(M^k)` to an optional observer.
 
 Everything stays on the device during the loop (records are written into preallocated device
 arrays and copied to the host once); divergence is found afterwards from the records: a seed
 whose recorded value or norm is not finite is marked diverged at the first such iteration and
 its later records are NaN, never dropped silently.
+
+The batch axis need not be seeds only: seed ids may repeat (common random numbers), the
+schedule's constants may differ per batch element (:class:`methods.schedules.Schedule`), and
+any per-layer LMO may replace the method's (``norm_builder``), so a whole parameter grid with,
+say, a controlled-error LMO runs as one vectorised batch.
 """
 from __future__ import annotations
 
@@ -56,7 +62,8 @@ class Trajectory:
     diverged_at : (S,) int
         First recorded iteration with a non-finite value (``-1``: never).
     radius : (R, p) or (S, R, p)
-        Radii used at the recorded iterations.
+        Radii used at the recorded iterations (per seed for the adaptive radius and for
+        per-element radii).
     """
 
     method: str
@@ -100,6 +107,18 @@ def _finalise_divergence(iterations, grad_norms, values):
     return numpy.where(first >= 0, iterations[numpy.maximum(first, 0)], -1)
 
 
+def _mixing(table, constant: bool, xp, dtype):
+    """``k -> beta_k`` (or ``q_k``) from a schedule table: a host float when the table is shared
+    ``(K,)``, a device array ``(S, 1, 1, 1)`` when it is per element ``(K, S)`` (made once when
+    it does not change with ``k``)."""
+    if table.ndim == 1:
+        return lambda k: float(table[k])
+    if constant:
+        value = xp.asarray(table[0], dtype=dtype)[:, None, None, None]
+        return lambda k: value
+    return lambda k: xp.asarray(table[k], dtype=dtype)[:, None, None, None]
+
+
 class _Geometry:
     """Per-group LMOs and dual norms; layers of one group that use different norms are
     handled on index slices (rare: Scion's head shaped like a hidden layer)."""
@@ -137,8 +156,8 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
         record_every: int = 1, root_seed: int = 0, device: str = "cpu", dtype: str = "float64",
         lmo: str = "exact", ns_steps: int = 5, ns_dtype=None, radius_scale: float = DEFAULT_RADIUS_SCALE,
         momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA, record_params: bool = False,
-        progress=None) -> Trajectory:
-    """Run ``method`` on ``problem`` for ``K`` iterations over a batch of seeds.
+        progress=None, observe=None, norm_builder=None, nan_after_divergence: bool = True) -> Trajectory:
+    r"""Run ``method`` on ``problem`` for ``K`` iterations over a batch of seeds.
 
     Parameters
     ----------
@@ -149,11 +168,17 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
         Number of iterations (the horizon).
     seeds : int or sequence of int
         Seed ids (an int ``S`` means ``range(S)``); seed ``s`` draws from
-        :func:`seed_generators`, so the batch reproduces single-seed runs bit for bit.
+        :func:`seed_generators`, so the batch reproduces single-seed runs bit for bit.  Ids may
+        repeat: batch elements with the same id see the same samples.
     schedule : Schedule, optional
         Defaults to the horizon-K theory schedule of the method's family
         (:func:`methods.schedules.horizon_schedule` with ``radius_scale``, ``momentum_scale``,
-        ``beta``), or the adaptive radius for ``gluon-det``.
+        ``beta``), or the adaptive radius for ``gluon-det``.  Its constants may be per batch
+        element (:attr:`Schedule.n_elements` must then equal the number of seeds): element
+        ``s`` runs with :math:`t_{s,i}^k`, :math:`\beta_{s,k}`, :math:`q_{s,k}` and equals the run
+        of the shared schedule with element ``s``'s constants, bit for bit in float64 (in a
+        lower ``dtype`` to rounding: per-element :math:`\beta, q` are rounded to ``dtype`` before
+        :math:`1-\beta`, :math:`1-q` are formed, shared ones after).
     record_every : int
         Record every ``r``-th iteration (``k = 0, r, 2r, ...``).
     lmo, ns_steps, ns_dtype :
@@ -163,6 +188,24 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
         Keep host copies of the parameters at recorded iterations (for constants estimation).
     progress : callable, optional
         Called as ``progress(k)`` every recorded iteration.
+    observe : callable, optional
+        Called every iteration as ``observe(k, M, D)`` with the lists of per-group arrays
+        :math:`M^k` and :math:`D^k = \mathrm{lmo}(M^k)` (shape ``(S, G_g, m_g, n_g)``, on the
+        device), after the LMO and before the step :math:`X^{k+1} = X^k + t^k D^k`; it must not
+        modify them.
+    norm_builder : callable, optional
+        ``norm_builder(norm_name) -> Norm`` building the LMO of every layer of the method's
+        geometry (e.g. a :class:`methods.inexact.ControlledErrorLMO` for spectral layers) in
+        place of :func:`methods.presets.build_norm` with ``lmo``; not together with ``lmo``.
+        The recorded gradient norms stay exact, in the problem's norms.
+    nan_after_divergence : bool
+        Replace a seed's records from its first non-finite one on (and its values after a
+        non-finite :math:`M^k`) by NaN.  ``False`` returns the records as computed, for callers
+        with their own rule; ``diverged_at`` is the same either way.
+
+    Returns
+    -------
+    Trajectory
     """
     spec = get_method(method)
     K = int(K)
@@ -186,14 +229,24 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
                                         momentum_scale=momentum_scale, beta=beta)
     if schedule.n_layers != p:
         raise ValueError(f"schedule has {schedule.n_layers} radii but the problem has {p} layers")
+    if schedule.n_elements not in (None, S):
+        raise ValueError(f"schedule has constants for {schedule.n_elements} batch elements but there "
+                         f"are {S} seeds")
+    if norm_builder is not None and lmo != "exact":
+        raise ValueError(f"give either lmo ({lmo!r}) or norm_builder, not both")
 
-    geometry = _Geometry(layout, spec.layer_norm_names(consts.norms),
-                         lambda n: build_norm(n, lmo=lmo, ns_steps=ns_steps, ns_dtype=ns_dtype))
+    if norm_builder is None:
+        def norm_builder(n):
+            return build_norm(n, lmo=lmo, ns_steps=ns_steps, ns_dtype=ns_dtype)
+    geometry = _Geometry(layout, spec.layer_norm_names(consts.norms), norm_builder)
     measure = _Geometry(layout, consts.norms, build_norm)
     estimator = spec.make_estimator()
     rngs = seed_generators(seeds, root_seed)
     factor, betas, qs = schedule.tables(K)
-    base_radius = [xp.asarray(r, dtype=dtype)[None, :, None, None] for r in layout.split(schedule.radius)]
+    beta_at = _mixing(betas, schedule.beta_decay == 0, xp, dtype)
+    q_at = _mixing(qs, schedule.q_decay == 0, xp, dtype)
+    base_radius = [xp.asarray(r.reshape(-1, r.shape[-1], 1, 1), dtype=dtype)   # (1 or S, G_g, 1, 1)
+                   for r in layout.split(schedule.radius)]
     shrink = None
     if schedule.ball is not None:   # Frank–Wolfe form: X <- X + t lmo(M) - (t / D) X
         shrink = [xp.asarray(1.0 / d, dtype=dtype)[None, :, None, None] for d in layout.split(schedule.ball)]
@@ -205,6 +258,7 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     R = len(rec_iters)
     rec_norms = xp.empty((R, S, p), dtype=dtype)
     rec_values = xp.empty((R, S), dtype=dtype)
+    rec_corrupted = xp.empty((R, S), dtype=bool)
     # only the adaptive radius needs recording; otherwise it is base * factor[k] (derived below)
     rec_radius = xp.empty((R, S, p), dtype=dtype) if schedule.adaptive is not None else None
     kept = [] if record_params else None
@@ -216,13 +270,14 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
 
     # A non-finite estimator M^k (an oracle that returned inf or NaN) corrupts X^{k+1} even where
     # the LMO hides it (sign-type LMOs map inf to a finite step): such a seed is marked diverged
-    # from the next recorded iterate on.
+    # from the next recorded iterate on (the NaNs are written after the loop).
     corrupted = xp.zeros(S, dtype=bool)
 
     def record(slot, X, radii, M):
         nonlocal corrupted
         rec_norms[slot] = layout.merge(measure.dual_norm(problem.grad(X), xp))
-        rec_values[slot] = xp.where(corrupted, xp.nan, problem.value(X))
+        rec_values[slot] = problem.value(X)
+        rec_corrupted[slot] = corrupted
         corrupted = corrupted | ~xp.isfinite(sum(xp.sum(m, axis=(1, 2, 3)) for m in M))
         if rec_radius is not None:
             rec_radius[slot] = layout.merge([r.reshape(r.shape[:2]) for r in radii])
@@ -250,7 +305,7 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
                         gp = problem.stochastic_grad(X_prev, sample)
                     else:
                         gp = [None] * len(g)
-                    b, q = float(betas[k]), float(qs[k])
+                    b, q = beta_at(k), q_at(k)
                     M = []
                     for j in range(len(g)):
                         Mj, states[j] = estimator.step(states[j], g[j], gp[j], b, q)
@@ -267,24 +322,33 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
                 if progress is not None:
                     progress(k)
             D = geometry.lmo(M, xp)
+            if observe is not None:
+                observe(k, M, D)
             X_prev = X
             if shrink is None:
                 X = [x + r * d for x, r, d in zip(X, radii, D)]
             else:
                 X = [x + r * d - (r * c) * x for x, r, d, c in zip(X, radii, D, shrink)]
         final_norms = to_numpy(layout.merge(measure.dual_norm(problem.grad(X), xp)))
-        final_value = to_numpy(xp.where(corrupted, xp.nan, problem.value(X)))
+        final_value = to_numpy(problem.value(X))
     wall = time.perf_counter() - start
 
     grad_norms = numpy.ascontiguousarray(to_numpy(rec_norms).transpose(1, 0, 2))
     values = numpy.ascontiguousarray(to_numpy(rec_values).T)
-    diverged = _finalise_divergence(rec_iters, grad_norms, values)
-    bad_final = ~numpy.isfinite(final_value) | ~numpy.isfinite(final_norms).all(axis=-1)
+    masked_values = numpy.where(to_numpy(rec_corrupted).T, numpy.nan, values)
+    masked_norms = grad_norms if nan_after_divergence else grad_norms.copy()
+    diverged = _finalise_divergence(rec_iters, masked_norms, masked_values)
+    masked_final = numpy.where(to_numpy(corrupted), numpy.nan, final_value)
+    bad_final = ~numpy.isfinite(masked_final) | ~numpy.isfinite(final_norms).all(axis=-1)
     diverged = numpy.where((diverged < 0) & bad_final, K, diverged)
+    if nan_after_divergence:
+        values, final_value = masked_values, masked_final
     if rec_radius is not None:
         radius = numpy.ascontiguousarray(to_numpy(rec_radius).transpose(1, 0, 2))
-    else:
+    elif numpy.ndim(schedule.radius) == 1:
         radius = factor[rec_iters][:, None] * numpy.asarray(schedule.radius)[None, :]
+    else:   # per-element radii: (S, R, p)
+        radius = factor[rec_iters][None, :, None] * numpy.asarray(schedule.radius)[:, None, :]
     return Trajectory(method=method, K=K, seeds=seeds, iterations=rec_iters, grad_norms=grad_norms,
                       values=values, oracle_calls=1 + calls_per_step * rec_iters,
                       final_value=final_value, final_grad_norms=final_norms, diverged_at=diverged,

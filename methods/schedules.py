@@ -10,6 +10,9 @@ A schedule gives, at iteration ``k`` (0-based), the per-layer radii :math:`t_i^k
 (``a = b = e = 0`` for the constant and horizon-K schedules), or the adaptive radius of
 deterministic Gluon.  Provenance of each rule is stated in its docstring: **[C]** is the
 paper's, **[R]** is derived or chosen here (THEORY.md §4) and verified in :mod:`theory`.
+
+The constants :math:`t_i`, :math:`c_\beta`, :math:`c_q` may also be given per batch element
+(a whole grid of parameters run as one batch, see :class:`Schedule`); the exponents are shared.
 """
 from __future__ import annotations
 
@@ -50,14 +53,17 @@ class Schedule:
 
     Attributes
     ----------
-    radius : tuple of float
-        Base radii :math:`t_i`, one per layer.
+    radius : tuple of float, or tuple of tuples (S, p)
+        Base radii :math:`t_i`, one per layer; or one row of ``p`` radii per batch element
+        ``s`` (:math:`t_{s,i}^k = t_{s,i}(k+1)^{-a}`).
     radius_decay : float
         Exponent ``a`` of :math:`t_i^k = t_i (k+1)^{-a}`.
     one_minus_beta, beta_decay : float
-        :math:`1-\\beta_k = \\min(1, c_\\beta (k+1)^{-b})`.
+        :math:`1-\\beta_k = \\min(1, c_\\beta (k+1)^{-b})`; ``one_minus_beta`` (:math:`c_\\beta`)
+        may be a tuple ``(S,)``, one per batch element.
     q, q_decay : float
-        :math:`q_k = \\min(1, c_q (k+1)^{-e})` (used by MVR-2/3 only).
+        :math:`q_k = \\min(1, c_q (k+1)^{-e})` (used by MVR-2/3 only); ``q`` (:math:`c_q`) may be
+        a tuple ``(S,)``, one per batch element.
     adaptive : tuple of (L0, L1) per layer or None
         Deterministic Gluon's radius :math:`t_i = a_i/(L0_i + L1_i a_i)`,
         :math:`a_i = \\|M_i\\|_*` [C, GLUON Thm 1]; ``radius`` then caps nothing and is ignored.
@@ -67,57 +73,107 @@ class Schedule:
         Ball radii :math:`D_i` of the Frank–Wolfe (weight-decay) form: the step becomes
         :math:`X_i^{k+1} = (1-a_k)X_i^k + a_k D_i\,\mathrm{lmo}(M_i^k)` with
         :math:`a_k D_i = t_i^k` (THEORY.md §5).
+
+    Notes
+    -----
+    Per-element constants (any of ``radius`` ``(S, p)``, ``one_minus_beta`` ``(S,)``, ``q``
+    ``(S,)``) fix the batch size :attr:`n_elements`; :func:`methods.loop.run` then applies row
+    ``s`` to batch element ``s``, which gives the run of the shared schedule with row ``s``'s
+    values (bit for bit in float64).  Theory bounds (:mod:`theory`) take shared schedules only.
     """
 
     radius: tuple
     radius_decay: float = 0.0
-    one_minus_beta: float = 1.0
+    one_minus_beta: float | tuple = 1.0
     beta_decay: float = 0.0
-    q: float = 1.0
+    q: float | tuple = 1.0
     q_decay: float = 0.0
     adaptive: tuple | None = None
     label: str = "constant"
     ball: tuple | None = None
 
     def __post_init__(self):
-        radius = tuple(_check_positive(f"schedule.radius[{i}]", r) for i, r in enumerate(self.radius))
-        if not radius:
-            raise ValueError("schedule.radius: one radius per layer is needed")
+        if numpy.ndim(self.radius) == 2:        # one row of radii per batch element
+            radius = tuple(tuple(_check_positive(f"schedule.radius[{s}][{i}]", r) for i, r in enumerate(row))
+                           for s, row in enumerate(self.radius))
+            if not radius or not radius[0]:
+                raise ValueError("schedule.radius: one radius per layer is needed")
+        else:
+            radius = tuple(_check_positive(f"schedule.radius[{i}]", r) for i, r in enumerate(self.radius))
+            if not radius:
+                raise ValueError("schedule.radius: one radius per layer is needed")
         object.__setattr__(self, "radius", radius)
         _check_positive("schedule.radius_decay", self.radius_decay, allow_zero=True)
-        _check_unit("schedule.one_minus_beta", self.one_minus_beta) if self.beta_decay == 0 else \
-            _check_positive("schedule.one_minus_beta", self.one_minus_beta)
-        _check_positive("schedule.beta_decay", self.beta_decay, allow_zero=True)
-        _check_positive("schedule.q", self.q) if self.q_decay else _check_unit("schedule.q", self.q)
-        _check_positive("schedule.q_decay", self.q_decay, allow_zero=True)
+        for name, decay in (("one_minus_beta", "beta_decay"), ("q", "q_decay")):
+            value, rate = getattr(self, name), getattr(self, decay)
+            # a decaying constant may exceed 1 (the min clips it); a constant one may not
+            check = _check_unit if rate == 0 else _check_positive
+            if numpy.ndim(value) == 0:
+                check(f"schedule.{name}", value)       # kept as given (a shared constant)
+            elif numpy.ndim(value) == 1 and len(value):
+                object.__setattr__(self, name, tuple(check(f"schedule.{name}[{s}]", v)
+                                                     for s, v in enumerate(value)))
+            else:
+                raise ValueError(f"schedule.{name}: a number, or one number per batch element; "
+                                 f"got shape {numpy.shape(value)}")
+            _check_positive(f"schedule.{decay}", rate, allow_zero=True)
+        sizes = {name: len(getattr(self, name)) for name in ("radius", "one_minus_beta", "q")
+                 if self._per_element(name)}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"schedule: per-element constants need one batch size; got {sizes}")
+        if sizes and self.adaptive is not None:
+            raise ValueError("schedule: the adaptive radius takes no per-element constants")
         if self.ball is not None:
             ball = tuple(_check_positive(f"schedule.ball[{i}]", d) for i, d in enumerate(self.ball))
-            if len(ball) != len(radius):
-                raise ValueError(f"schedule.ball: one radius per layer ({len(radius)}); got {len(ball)}")
+            if len(ball) != self.n_layers:
+                raise ValueError(f"schedule.ball: one radius per layer ({self.n_layers}); got {len(ball)}")
             object.__setattr__(self, "ball", ball)
+
+    def _per_element(self, name) -> bool:
+        value = getattr(self, name)
+        return isinstance(value, tuple) and (name != "radius" or isinstance(value[0], tuple))
 
     @property
     def n_layers(self):
-        return len(self.radius)
+        return len(self.radius[0]) if self._per_element("radius") else len(self.radius)
+
+    @property
+    def n_elements(self):
+        """Batch size fixed by per-element constants, or ``None`` when every constant is shared."""
+        for name in ("radius", "one_minus_beta", "q"):
+            if self._per_element(name):
+                return len(getattr(self, name))
+        return None
 
     def is_constant(self) -> bool:
         return self.radius_decay == 0 and self.beta_decay == 0 and self.q_decay == 0 \
             and self.adaptive is None
 
     def tables(self, K: int):
-        """Host arrays for ``k = 0..K-1``: radius factor ``(K,)``, beta ``(K,)``, q ``(K,)``."""
+        """Host arrays for ``k = 0..K-1``: radius factor ``(K,)``, beta and q, each ``(K,)``, or
+        ``(K, S)`` when its constant is per element (the radii are ``factor[k] * radius``)."""
         k1 = numpy.arange(1, K + 1, dtype=float)
         factor = k1 ** (-self.radius_decay)
-        beta = 1.0 - numpy.minimum(1.0, self.one_minus_beta * k1 ** (-self.beta_decay))
-        q = numpy.minimum(1.0, self.q * k1 ** (-self.q_decay))
+        beta = 1.0 - numpy.minimum(1.0, _times(self.one_minus_beta, k1 ** (-self.beta_decay)))
+        q = numpy.minimum(1.0, _times(self.q, k1 ** (-self.q_decay)))
         return factor, beta, q
 
     def describe(self) -> dict:
-        return {"label": self.label, "radius": list(self.radius), "radius_decay": self.radius_decay,
-                "one_minus_beta": self.one_minus_beta, "beta_decay": self.beta_decay,
-                "q": self.q, "q_decay": self.q_decay,
+        def listed(v):
+            return [listed(x) for x in v] if isinstance(v, tuple) else v
+        return {"label": self.label, "radius": listed(self.radius), "radius_decay": self.radius_decay,
+                "one_minus_beta": listed(self.one_minus_beta), "beta_decay": self.beta_decay,
+                "q": listed(self.q), "q_decay": self.q_decay,
                 "adaptive": None if self.adaptive is None else [list(a) for a in self.adaptive],
                 "ball": None if self.ball is None else list(self.ball)}
+
+
+def _times(constant, weights):
+    """``constant * weights``: ``(K,)`` for a shared constant, ``(K, S)`` for one per element
+    (the same products, so row ``s`` equals the shared table of constant ``s`` bit for bit)."""
+    if isinstance(constant, tuple):
+        return weights[:, None] * numpy.asarray(constant, dtype=float)[None, :]
+    return constant * weights
 
 
 def constant_schedule(radius, n_layers: int, beta: float = 0.9, q: float = 1.0) -> Schedule:

@@ -121,6 +121,23 @@ def test_divergence_is_recorded_on_the_device(fake_gpu):
     assert gpu.n_diverged == cpu.n_diverged
 
 
+def test_per_element_schedule_observe_and_norm_builder_on_the_device_equal_cpu(fake_gpu):
+    from methods.inexact import ControlledErrorLMO
+    from methods.schedules import Schedule
+    problem = get_problem("quadratic", layers=2, dim=4)
+    sched = Schedule(radius=[(0.02, 0.03), (0.05, 0.01), (0.02, 0.02)], one_minus_beta=[0.3, 0.6, 1.0],
+                     q=[0.2, 0.5, 1.0], radius_decay=0.5, q_decay=0.5)
+    runs, seen = [], {"cpu": [], "gpu": []}
+    for device in ("cpu", "gpu"):
+        def observe(k, M, D, device=device):
+            seen[device].append(all(isinstance(a, DeviceArray) == (device == "gpu") for a in M + D))
+        runs.append(methods.run(problem, "mvr2", K=10, seeds=[0, 1, 0], schedule=sched, device=device,
+                                observe=observe, nan_after_divergence=False,
+                                norm_builder=lambda n: ControlledErrorLMO(base=n, delta=0.3, mode="random")))
+    assert_identical(*runs)
+    assert seen["cpu"] == seen["gpu"] == [True] * 10      # M and D stay where the run is
+
+
 # --------------------------------------------------------------- through the experiment layer
 
 def test_rate_check_cell_on_the_device_equals_cpu(fake_gpu):

@@ -75,6 +75,16 @@ def test_replay_reproduces_run_bit_for_bit():
     assert numpy.array_equal(tr.stationarity, r.G) and numpy.array_equal(tr.final_value, r.final_value)
 
 
+def test_replay_keeps_raw_records_and_its_own_divergence_flag():
+    p = build_family("quadratic", {"layers": 1, "dim": 3})
+    r = replay(p, "gluon", 8, [0, 1, 0], [[1e200], [0.01], [0.01]], 0.5)
+    assert r.diverged.tolist() == [True, False, False]
+    assert numpy.isinf(r.values[0, 1:]).all() and numpy.isfinite(r.values[1:]).all()   # as computed, not NaN
+    assert numpy.isnan(r.G[0]) and numpy.isfinite(r.G[1:]).all()
+    alone = replay(p, "gluon", 8, [0], 0.01, 0.5)                  # a batch element = its own run
+    assert numpy.array_equal(r.values[2], alone.values[0]) and r.G[2] == alone.G[0]
+
+
 def test_deltas_on_momenta_finite_per_layer():
     rows = momenta_table(["ns-jordan", "polar-express"], [1, 5], families=("quadratic", "twolayer"),
                          K=30, seeds=(0, 1), snapshots=5, family_params=TINY)

@@ -6,7 +6,7 @@ import pytest
 from methods import METHOD_NAMES, run, seed_generators
 from methods.backend import gpu_available
 from methods.norms import get_norm
-from methods.schedules import adaptive_schedule, constant_schedule
+from methods.schedules import Schedule, adaptive_schedule, constant_schedule
 from problems import get_problem
 
 SHAPES = "3x4,4x3,3x4"          # two groups, one of them with two layers
@@ -385,6 +385,146 @@ def test_inexact_lmo_leaves_non_spectral_layers_exact():
     sched = constant_schedule(0.05, P, beta=0.7)
     assert_same_run(run(problem, "gluon", K=8, seeds=2, schedule=sched),
                     run(problem, "gluon", K=8, seeds=2, schedule=sched, lmo="ns-jordan"))
+
+
+# ---------------------------------------------------------------- observe, per-element schedules, norm_builder
+
+@pytest.mark.parametrize("method", ["mvr1", "gluon-det"])
+def test_observe_sees_every_momentum_and_step(method):
+    problem = quadratic(sigma=0.0 if method == "gluon-det" else 0.5)
+    K, t = 7, 0.05
+    sched = constant_schedule(t, P, beta=0.6) if method == "mvr1" else None
+    seen = []
+    traj = run(problem, method, K=K, seeds=[0, 3], schedule=sched, record_params=True,
+               observe=lambda k, M, D: seen.append((k, [m.copy() for m in M], [d.copy() for d in D])))
+    assert [k for k, _, _ in seen] == list(range(K))
+    shapes = [(2, len(ls), m, n) for ls, (m, n) in zip(problem.layout.group_layers, problem.layout.group_shapes)]
+    for k, M, D in seen:
+        assert [m.shape for m in M] == shapes and [d.shape for d in D] == shapes
+        for m, d in zip(M, D):
+            numpy.testing.assert_array_equal(d, get_norm("spectral").lmo(m))      # D = lmo(M)
+        if k + 1 < K:                                                             # X^{k+1} = X^k + t^k D^k
+            t_k = traj.radius[:, k] if traj.radius.ndim == 3 else traj.radius[k]   # adaptive: per seed
+            for x1, x0, d, t in zip(traj.params[k + 1], traj.params[k], D, problem.layout.split(t_k)):
+                numpy.testing.assert_array_equal(x1, x0 + t.reshape(-1, t.shape[-1], 1, 1) * d)
+    if method == "mvr1":
+        assert_same_run(traj, run(problem, method, K=K, seeds=[0, 3], schedule=sched))  # observing changes nothing
+
+
+def per_element_schedule(rows, **decays):
+    return Schedule(radius=[r for r, _, _ in rows], one_minus_beta=[c for _, c, _ in rows],
+                    q=[q for _, _, q in rows], **decays)
+
+
+ROWS = [((0.05, 0.02, 0.03), 0.3, 0.2), ((0.01, 0.04, 0.02), 0.7, 0.9), ((0.03, 0.03, 0.03), 1.0, 0.5)]
+
+
+@pytest.mark.parametrize("method", ["gluon", "mvr1", "mvr1-prev", "mvr2", "mvr3"])
+@pytest.mark.parametrize("decays", [{}, {"radius_decay": 0.5, "beta_decay": 0.5, "q_decay": 2 / 3}])
+def test_per_element_schedule_equals_separate_runs_bitwise(method, decays):
+    problem = quadratic()
+    seeds = [0, 3, 0]                          # a repeated id: the same samples, other parameters
+    batch = run(problem, method, K=10, seeds=seeds, schedule=per_element_schedule(ROWS, **decays))
+    assert batch.radius.shape == (3, 10, P)
+    for i, (s, (r, c, q)) in enumerate(zip(seeds, ROWS)):
+        single = run(problem, method, K=10, seeds=[s], schedule=Schedule(radius=r, one_minus_beta=c, q=q, **decays))
+        assert_same_run(batch, single, slice(i, i + 1))
+        assert numpy.array_equal(batch.radius[i], single.radius)
+    assert not numpy.array_equal(batch.values[0], batch.values[2])   # same seed, other parameters
+
+
+def test_per_element_schedule_mixes_shared_and_per_element_constants():
+    problem = get_problem("star", layers=2, dim=4)
+    ball = problem.ball_radii()                  # and the Frank–Wolfe form
+    cases = [(Schedule(radius=(0.02, 0.03), one_minus_beta=[0.2, 0.6], q=0.5, ball=ball),
+              [{"radius": (0.02, 0.03), "one_minus_beta": 0.2, "q": 0.5},
+               {"radius": (0.02, 0.03), "one_minus_beta": 0.6, "q": 0.5}]),
+             (Schedule(radius=[(0.02, 0.03), (0.01, 0.05)], one_minus_beta=0.4, q=[0.3, 1.0], ball=ball),
+              [{"radius": (0.02, 0.03), "one_minus_beta": 0.4, "q": 0.3},
+               {"radius": (0.01, 0.05), "one_minus_beta": 0.4, "q": 1.0}])]
+    for sched, rows in cases:
+        batch = run(problem, "mvr2", K=12, seeds=[1, 2], schedule=sched)
+        for i, (s, row) in enumerate(zip([1, 2], rows)):
+            single = run(problem, "mvr2", K=12, seeds=[s], schedule=Schedule(ball=ball, **row))
+            assert_same_run(batch, single, slice(i, i + 1))
+
+
+def test_per_element_schedule_in_float32_agrees_to_rounding():
+    problem = quadratic()
+    batch = run(problem, "mvr2", K=10, seeds=[0, 3, 0], schedule=per_element_schedule(ROWS), dtype="float32")
+    for i, (s, (r, c, q)) in enumerate(zip([0, 3, 0], ROWS)):
+        single = run(problem, "mvr2", K=10, seeds=[s], schedule=Schedule(radius=r, one_minus_beta=c, q=q),
+                     dtype="float32")
+        numpy.testing.assert_allclose(batch.values[i], single.values[0], rtol=1e-5)
+
+
+def test_per_element_schedule_validation():
+    sched = per_element_schedule(ROWS)
+    assert sched.n_elements == 3 and sched.n_layers == P and constant_schedule(0.1, P).n_elements is None
+    factor, beta, q = sched.tables(4)
+    assert factor.shape == (4,) and beta.shape == (4, 3) and q.shape == (4, 3)
+    for i, (_, c, qi) in enumerate(ROWS):
+        _, b1, q1 = Schedule(radius=(1.0,) * P, one_minus_beta=c, q=qi).tables(4)
+        assert numpy.array_equal(beta[:, i], b1) and numpy.array_equal(q[:, i], q1)
+    d = sched.describe()
+    assert d["radius"] == [list(r) for r, _, _ in ROWS] and d["one_minus_beta"] == [0.3, 0.7, 1.0]
+    with pytest.raises(ValueError, match="one batch size"):
+        Schedule(radius=[(0.1,), (0.1,)], one_minus_beta=[0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match=r"schedule\.one_minus_beta\[1\]"):
+        Schedule(radius=(0.1,), one_minus_beta=[0.5, 1.5])
+    with pytest.raises(ValueError, match=r"schedule\.radius\[1\]\[0\]"):
+        Schedule(radius=[(0.1,), (-1.0,)])
+    with pytest.raises(ValueError, match="adaptive"):
+        Schedule(radius=(1.0,), q=[0.5, 0.5], adaptive=((1.0, 0.0),))
+    with pytest.raises(ValueError, match="2 seeds"):
+        run(quadratic(), "mvr1", K=3, seeds=2, schedule=sched)
+
+
+def test_norm_builder_replaces_the_geometry_not_the_measurement():
+    from methods.inexact import ControlledErrorLMO
+    from methods.presets import build_norm
+    problem = quadratic()
+    sched = constant_schedule(0.05, P, beta=0.7)
+    asked = []
+
+    def ns(name):
+        asked.append(name)
+        return build_norm(name, lmo="ns-jordan", ns_steps=5)
+    # the builder is what the geometry uses: same run as the named inexact LMO, bit for bit
+    assert_same_run(run(problem, "muon", K=8, seeds=2, schedule=sched, norm_builder=ns),
+                    run(problem, "muon", K=8, seeds=2, schedule=sched, lmo="ns-jordan", ns_steps=5))
+    assert asked == ["spectral", "spectral"]                 # once per group
+    # an LMO no lmo= name gives: lmo~ = (1 + delta) lmo; the recorded gradient norms stay exact
+    seen = []
+    over = run(problem, "muon", K=8, seeds=2, schedule=sched,
+               norm_builder=lambda n: ControlledErrorLMO(base=n, delta=0.25, mode="overshoot"),
+               observe=lambda k, M, D: seen.append([get_norm("spectral").norm(d) for d in D]))
+    assert all(numpy.allclose(v, 1.25) for norms in seen for v in norms)
+    exact = run(problem, "muon", K=8, seeds=2, schedule=sched)
+    assert numpy.array_equal(over.grad_norms[:, 0], exact.grad_norms[:, 0])    # X^0 alike, exact norms
+    assert not numpy.array_equal(over.values[:, 1:], exact.values[:, 1:])
+    with pytest.raises(ValueError, match="norm_builder"):
+        run(problem, "muon", K=2, seeds=1, lmo="ns-jordan", norm_builder=ns)
+
+
+def test_records_as_computed_keep_the_divergence_verdict(monkeypatch):
+    sched = constant_schedule(0.1, P, beta=0.5)
+    runs = []
+    for nan_after in (True, False):
+        problem = quadratic(norm="sign")
+        _poison(problem, monkeypatch, seed_index=1, after_calls=4)    # M^4 of seed 1 is inf
+        runs.append(run(problem, "gluon", K=8, seeds=2, schedule=sched, nan_after_divergence=nan_after))
+    masked, raw = runs
+    numpy.testing.assert_array_equal(raw.diverged_at, masked.diverged_at)
+    numpy.testing.assert_array_equal(raw.diverged_at, [-1, 5])
+    assert numpy.isfinite(raw.values).all()                          # the sign LMO hides the inf
+    assert numpy.isnan(masked.values[1, 5:]).all()
+    finite = numpy.isfinite(masked.values)
+    assert numpy.array_equal(raw.values[finite], masked.values[finite])
+    huge = constant_schedule(1e200, P, beta=0.5)
+    raw = run(quadratic(norm="frobenius"), "gluon", K=6, seeds=2, schedule=huge, nan_after_divergence=False)
+    numpy.testing.assert_array_equal(raw.diverged_at, [1, 1])
+    assert numpy.isinf(raw.values[:, 1:]).all()                      # not NaN: as computed
 
 
 # ---------------------------------------------------------------- GPU
