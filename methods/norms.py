@@ -85,6 +85,21 @@ def _patch_with_svd(xp, G, fast, ok, fn):
     return fast
 
 
+def _polish(xp, P, tall):
+    r"""One Newton–Schulz step :math:`P \leftarrow \tfrac32 P - \tfrac12 P P^\top P`, formed
+    through the smaller Gram matrix.
+
+    The Gram route leaves an orthogonality error :math:`\|P^\top P - I\| \sim
+    \varepsilon\kappa^2` (up to ~2e-10 at the fast path's limit :math:`\kappa = 10^3`); the
+    step maps singular values :math:`1+e \mapsto 1 - \tfrac32 e^2 - \tfrac12 e^3`, so the error
+    drops to rounding level while :math:`P` keeps its singular vectors (the polar factor is
+    unchanged).  Two products in the small dimension: a few percent of the eigendecomposition.
+    """
+    if tall:
+        return 1.5 * P - 0.5 * (P @ (xp.swapaxes(P, -1, -2) @ P))
+    return 1.5 * P - 0.5 * ((P @ xp.swapaxes(P, -1, -2)) @ P)
+
+
 def _safe_div(xp, a, b):
     """``a / b`` with 0 where ``b == 0`` (the ``lmo(0) = 0`` convention)."""
     safe = xp.where(b == 0, 1.0, b)
@@ -170,7 +185,7 @@ class SpectralNorm(Norm):
         QW = Q * inv_sqrt[..., None, :]
         Qt = xp.swapaxes(Q, -1, -2)
         P = G @ (QW @ Qt) if tall else QW @ (Qt @ G)
-        return _patch_with_svd(xp, G, P, ok, self._polar_svd)
+        return _patch_with_svd(xp, G, _polish(xp, P, tall), ok, self._polar_svd)
 
     def _polar_svd(self, G):
         xp = array_namespace(G)
