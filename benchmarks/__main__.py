@@ -1,5 +1,8 @@
 """``python -m benchmarks [--json PATH] [--quick] [--only 1,3]``: the performance figures of
-issue 9, each a ratio taken in one run, printed with the target beside it."""
+issue 9, each a ratio taken in one run, printed with the target beside it.
+
+Exit status 0 when every benchmark ran (a missed target is a finding, reported as FAIL), 1 when
+one could not run (reported as ERROR, with the reason)."""
 from __future__ import annotations
 
 import argparse
@@ -38,12 +41,14 @@ def main(argv=None):
     figs = [f for f in report["figures"] if f["target"] is not None]
     met = sum(1 for f in figs if f["passed"])
     judged = sum(1 for f in figs if f["passed"] is not None)
+    broken = [f["bench"] for f in report["figures"] if f["broken"]]
     print(f"targets met: {met}/{judged}  (total {report['total_seconds']:.0f} s; "
-          f"load average at end {report['environment']['load_average_at_end']})")
+          f"load average at end {report['environment']['load_average_at_end']})"
+          + (f"; FAILED TO RUN: {', '.join(broken)}" if broken else ""))
     if args.json:
         write_json(report, args.json)
         print(f"JSON written to {args.json}")
-    return 0
+    return 1 if broken else 0   # a target missed is a finding; a benchmark that cannot run is an error
 
 
 if __name__ == "__main__":

@@ -35,9 +35,15 @@ class Figure:
         return {">=": self.value >= self.target, "<=": self.value <= self.target,
                 "<": self.value < self.target, ">": self.value > self.target}[self.op]
 
+    @property
+    def broken(self) -> bool:
+        """The benchmark itself failed to run (its note says why)."""
+        return self.note.startswith(("failed", "error"))
+
     def as_dict(self):
         d = asdict(self)
         d["passed"] = self.passed
+        d["broken"] = self.broken
         return d
 
 

@@ -74,7 +74,7 @@ def run_suite(mode: str = "full", only=None, options=None, echo=None):
     env["load_average_at_end"] = load_average()
     return {"mode": mode, "environment": env, "figures": [f.as_dict() for f in figures],
             "bench_seconds": {str(k): v for k, v in timings.items()}, "total_seconds": time.perf_counter() - start,
-            "all_targets_met": all(f.passed is not False for f in figures)}
+            "all_targets_met": all(f.passed is not False and not f.broken for f in figures)}
 
 
 def _fmt(v, unit=""):
@@ -96,7 +96,8 @@ def _fmt(v, unit=""):
 def format_row(f) -> str:
     d = f.as_dict() if isinstance(f, Figure) else f
     target = "-" if d["target"] is None else f"{d['op']} {_fmt(d['target'], d['unit'])}"
-    verdict = {True: "PASS", False: "FAIL", None: ("skip" if "skipped" in d["note"] else "info")}[d["passed"]]
+    verdict = ("ERROR" if d.get("broken") else
+               {True: "PASS", False: "FAIL", None: ("skip" if "skipped" in d["note"] else "info")}[d["passed"]])
     line = f"{d['bench'][:26]:<26} {d['name'][:78]:<78} {_fmt(d['value'], d['unit']):>10} {target:>10}  {verdict}"
     if d["note"]:
         line += f"\n{'':<27}  {d['note']}"

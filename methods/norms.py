@@ -94,10 +94,14 @@ def _polish(xp, P, tall):
     step maps singular values :math:`1+e \mapsto 1 - \tfrac32 e^2 - \tfrac12 e^3`, so the error
     drops to rounding level while :math:`P` keeps its singular vectors (the polar factor is
     unchanged).  Two products in the small dimension: a few percent of the eigendecomposition.
+    Overwrites and returns ``P``.
     """
-    if tall:
-        return 1.5 * P - 0.5 * (P @ (xp.swapaxes(P, -1, -2) @ P))
-    return 1.5 * P - 0.5 * ((P @ xp.swapaxes(P, -1, -2)) @ P)
+    B = P @ (xp.swapaxes(P, -1, -2) @ P) if tall else (P @ xp.swapaxes(P, -1, -2)) @ P
+    # in place (P is a fresh array of the caller's): no temporaries, the same bits as 1.5 P - 0.5 B
+    P *= 1.5
+    B *= 0.5
+    P -= B
+    return P
 
 
 def _safe_div(xp, a, b):

@@ -36,6 +36,9 @@ def test_figure_verdicts_and_helpers():
     assert Figure("b", "x", 1.2, target=1.0, op="<=").passed is False
     assert Figure("b", "x", 5.0).passed is None
     assert Figure("b", "x", float("nan"), target=1.0).passed is None
+    broken = Figure("4 b", "x", float("nan"), target=60.0, op="<", note="failed: ModuleNotFoundError")
+    assert broken.broken and not Figure("b", "x", 1.0, note="skipped (no torch)").broken
+    assert "ERROR" in format_row(broken) and "skip" in format_row(Figure("b", "x", float("nan"), note="skipped"))
     assert fit_exponent([1, 2, 4], [3, 12, 48]) == pytest.approx(2.0)
     # square m x m, one step: 3 products of 2 m^3 plus 3 m^2 + 2 m^2 elementwise, + 3 m^2 normalise
     assert ns_flops(4, 4, 1) == 3 * 16 + 6 * 64 + 5 * 16
