@@ -146,3 +146,24 @@ def test_rate_check_cell_on_the_device_equals_cpu(fake_gpu):
     cpu, gpu = (run_cell(c) for c in cells)
     for key in ("G", "gap", "G_min", "final_value", "final_grad_norm", "diverged_at", "curve"):
         assert cpu[key] == gpu[key], key
+
+
+def test_rate_check_cli_on_the_device_equals_cpu(fake_gpu, tmp_path):
+    """`gluon-mvr rate-check --device gpu` end to end (serial executor, in this process): the
+    same report as on the CPU, stored under its own cell keys."""
+    import json
+    from experiments.cli import main
+    args = ["rate-check", "--problem", "quadratic", "--param", "layers=2", "--param", "dim=4",
+            "--methods", "gluon,mvr1", "--horizons", "20,40,80", "--seeds", "2", "--executor", "serial",
+            "--store", str(tmp_path / "s.sqlite"), "--no-progress"]
+    reports = {}
+    for device in ("cpu", "gpu"):
+        out = tmp_path / f"{device}.json"
+        assert main(args + ["--device", device, "--json", str(out)]) in (0, 1)
+        reports[device] = json.loads(out.read_text())["results"]
+    for cpu, gpu in zip(reports["cpu"], reports["gpu"]):
+        for key in ("slope", "ci", "G", "G_min", "noise_share", "bound_ratio"):
+            assert cpu[key] == gpu[key], key
+    from experiments.store import ResultStore
+    # per device: 2 methods x 3 horizons, plus the noise-off runs at the largest horizon
+    assert ResultStore(str(tmp_path / "s.sqlite")).count() == 2 * (2 * 3 + 2)
