@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from .backend import array_namespace
+from .lapack_threads import batched
 
 _AX = (-2, -1)
 
@@ -26,7 +27,7 @@ def _svd(xp, G, compute_uv):
     (one diverged seed would end every seed's run), so on failure the non-finite matrices are
     replaced by zeros and their results by NaN, which the run loop then records as divergence."""
     try:
-        return xp.linalg.svd(G, full_matrices=False, compute_uv=compute_uv)
+        return batched(xp.linalg.svd, G, full_matrices=False, compute_uv=compute_uv)
     except xp.linalg.LinAlgError:
         ok = xp.isfinite(G).all(axis=(-2, -1))
         out = xp.linalg.svd(xp.where(ok[..., None, None], G, 0.0), full_matrices=False, compute_uv=compute_uv)
@@ -53,7 +54,7 @@ def _gram_eig(xp, G, vectors):
     tall = m > n
     A = xp.swapaxes(G, -1, -2) @ G if tall else G @ xp.swapaxes(G, -1, -2)
     def eig(B):
-        return xp.linalg.eigh(B) if vectors else (xp.linalg.eigvalsh(B), None)
+        return batched(xp.linalg.eigh, B) if vectors else (batched(xp.linalg.eigvalsh, B), None)
 
     try:
         w, Q = eig(A)

@@ -1,0 +1,78 @@
+"""Batched LAPACK calls split across threads: the same bits as the unsplit call."""
+import numpy
+import pytest
+
+from methods import lapack_threads
+from methods.lapack_threads import MAX_SIDE, MIN_PER_THREAD, batched, thread_budget
+
+pytest.importorskip("threadpoolctl")
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert thread_budget() == 2
+
+
+def _stack(shape, seed=0):
+    return numpy.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize("lead", [(2 * MIN_PER_THREAD,), (8, 4), (5, 3, 3)])
+@pytest.mark.parametrize("m,n", [(8, 8), (32, 32), (12, 5), (5, 12)])
+def test_split_equals_unsplit_bit_for_bit(two_threads, lead, m, n):
+    A = _stack(lead + (m, n))
+    assert lapack_threads._n_threads(A) == 2
+    G = A @ numpy.swapaxes(A, -1, -2)
+    for fn, X, kw in [(numpy.linalg.eigh, G, {}), (numpy.linalg.eigvalsh, G, {}),
+                      (numpy.linalg.svd, A, {"full_matrices": False}),
+                      (numpy.linalg.svd, A, {"full_matrices": False, "compute_uv": False})]:
+        ref, got = fn(X, **kw), batched(fn, X, **kw)
+        assert type(got) is type(ref)
+        for r, g in zip(ref if isinstance(ref, tuple) else [ref], got if isinstance(got, tuple) else [got]):
+            assert g.shape == r.shape and numpy.array_equal(g, r)
+
+
+def test_when_it_does_not_split(two_threads, monkeypatch):
+    assert lapack_threads._n_threads(_stack((MIN_PER_THREAD, 4, 4))) == 1           # too few matrices
+    assert lapack_threads._n_threads(_stack((64, MAX_SIDE + 1, 4))) == 1            # too large
+    assert lapack_threads._n_threads(_stack((4, 4))) == 1                           # not a batch
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert lapack_threads._n_threads(_stack((256, 4, 4))) == 1                      # budget of one
+
+
+def test_budget_follows_the_blas_environment(monkeypatch):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert thread_budget() >= 1
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    assert thread_budget() == 3
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "5")     # the first one set wins, in this order
+    assert thread_budget() == 5
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "garbage")
+    assert thread_budget() == 3
+
+
+def test_a_non_finite_matrix_raises_as_unsplit(two_threads):
+    G = _stack((64, 6, 6))
+    G[37, 2, 2] = numpy.nan
+    with pytest.raises(numpy.linalg.LinAlgError):
+        numpy.linalg.eigh(G)
+    with pytest.raises(numpy.linalg.LinAlgError):
+        batched(numpy.linalg.eigh, G)
+
+
+def test_batched_run_still_equals_single_runs(two_threads):
+    """The property the split must keep: a batch of seeds reproduces single-seed runs bit for bit
+    (here with enough matrices per iteration to split)."""
+    import methods
+    from problems import get_problem
+    problem = get_problem("quadratic", layers=4, dim=12)
+    seeds = list(range(10))                      # 40 matrices per group: split over 2 threads
+    batch = methods.run(problem, "mvr1", K=15, seeds=seeds)
+    for j, s in enumerate(seeds[:3]):
+        single = methods.run(problem, "mvr1", K=15, seeds=[s])
+        assert numpy.array_equal(batch.values[j], single.values[0])
+        assert numpy.array_equal(batch.grad_norms[j], single.grad_norms[0])
