@@ -76,3 +76,18 @@ def test_batched_run_still_equals_single_runs(two_threads):
         single = methods.run(problem, "mvr1", K=15, seeds=[s])
         assert numpy.array_equal(batch.values[j], single.values[0])
         assert numpy.array_equal(batch.grad_norms[j], single.grad_norms[0])
+
+
+def _worker_budget(_):
+    from methods.lapack_threads import thread_budget
+    return thread_budget()
+
+
+def test_process_executor_workers_get_their_share_of_the_cores():
+    """joblib (the processes executor) sets the BLAS variables in its workers to their share of
+    the cores; the split follows them, so workers x threads never exceeds the cores."""
+    import os
+    from joblib import Parallel, delayed
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    budgets = Parallel(n_jobs=2)(delayed(_worker_budget)(i) for i in range(2))
+    assert all(b == max(1, cores // 2) for b in budgets), budgets
