@@ -21,13 +21,18 @@ CuPy arrays are passed through untouched.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 
 MAX_SIDE = 64          # larger matrices: OpenBLAS may thread inside LAPACK; leave them alone
-MIN_PER_THREAD = 16    # fewer matrices per thread: the hand-off costs more than it saves
+# A split costs ~0.3 ms (waking threads, joining the parts): each thread must get at least this
+# much work, estimated per matrix as 4 + 0.0024 m n min(m, n) microseconds (an eigh on this
+# 2-core machine: 5 us at 8x8, 80 us at 32x32).  Measured: 8x8 gains only from ~400 matrices
+# on, 32x32 from ~32 (benchmarks/kernels.py has the per-matrix costs).
+MIN_WORK_PER_THREAD_US = 1000.0
 _ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -57,11 +62,18 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+def estimated_work_us(shape) -> float:
+    """Rough single-thread cost in microseconds of decomposing a batch of this ``shape``."""
+    m, n = shape[-2:]
+    return math.prod(shape[:-2]) * (4.0 + 0.0024 * m * n * min(m, n))
+
+
 def _n_threads(A) -> int:
+    # cheapest tests first: this runs for every decomposition of every iteration
     if type(A) is not numpy.ndarray or A.ndim < 3 or max(A.shape[-2:]) > MAX_SIDE:
         return 1
-    batch = int(numpy.prod(A.shape[:-2]))
-    return min(thread_budget(), batch // MIN_PER_THREAD)
+    shares = int(estimated_work_us(A.shape) // MIN_WORK_PER_THREAD_US)
+    return 1 if shares < 2 else min(thread_budget(), shares)
 
 
 def batched(fn, A, **kwargs):

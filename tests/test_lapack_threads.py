@@ -3,7 +3,7 @@ import numpy
 import pytest
 
 from methods import lapack_threads
-from methods.lapack_threads import MAX_SIDE, MIN_PER_THREAD, batched, thread_budget
+from methods.lapack_threads import MAX_SIDE, MIN_WORK_PER_THREAD_US, batched, estimated_work_us, thread_budget
 
 pytest.importorskip("threadpoolctl")
 
@@ -20,10 +20,16 @@ def _stack(shape, seed=0):
     return numpy.random.default_rng(seed).standard_normal(shape)
 
 
-@pytest.mark.parametrize("lead", [(2 * MIN_PER_THREAD,), (8, 4), (5, 3, 3)])
-@pytest.mark.parametrize("m,n", [(8, 8), (32, 32), (12, 5), (5, 12)])
-def test_split_equals_unsplit_bit_for_bit(two_threads, lead, m, n):
-    A = _stack(lead + (m, n))
+def _lead_that_splits(m, n, extra=()):
+    """Leading batch axes with just enough matrices for a two-way split."""
+    count = int(2 * MIN_WORK_PER_THREAD_US // estimated_work_us((1, m, n))) + 1
+    return (count,) + extra if not extra else (count // int(numpy.prod(extra)) + 1,) + extra
+
+
+@pytest.mark.parametrize("extra", [(), (4,), (3, 2)])
+@pytest.mark.parametrize("m,n", [(8, 8), (32, 32), (40, 17), (17, 40)])
+def test_split_equals_unsplit_bit_for_bit(two_threads, extra, m, n):
+    A = _stack(_lead_that_splits(m, n, extra) + (m, n))
     assert lapack_threads._n_threads(A) == 2
     G = A @ numpy.swapaxes(A, -1, -2)
     for fn, X, kw in [(numpy.linalg.eigh, G, {}), (numpy.linalg.eigvalsh, G, {}),
@@ -36,11 +42,12 @@ def test_split_equals_unsplit_bit_for_bit(two_threads, lead, m, n):
 
 
 def test_when_it_does_not_split(two_threads, monkeypatch):
-    assert lapack_threads._n_threads(_stack((MIN_PER_THREAD, 4, 4))) == 1           # too few matrices
-    assert lapack_threads._n_threads(_stack((64, MAX_SIDE + 1, 4))) == 1            # too large
-    assert lapack_threads._n_threads(_stack((4, 4))) == 1                           # not a batch
+    few = _lead_that_splits(8, 8)[0] // 3
+    assert lapack_threads._n_threads(_stack((few, 8, 8))) == 1                    # too little work
+    assert lapack_threads._n_threads(_stack((256, MAX_SIDE + 1, 4))) == 1         # too large
+    assert lapack_threads._n_threads(_stack((40, 40))) == 1                        # not a batch
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert lapack_threads._n_threads(_stack((256, 4, 4))) == 1                      # budget of one
+    assert lapack_threads._n_threads(_stack((1024, 32, 32))) == 1                  # budget of one
 
 
 def test_budget_follows_the_blas_environment(monkeypatch):
@@ -56,7 +63,7 @@ def test_budget_follows_the_blas_environment(monkeypatch):
 
 
 def test_a_non_finite_matrix_raises_as_unsplit(two_threads):
-    G = _stack((64, 6, 6))
+    G = _stack(_lead_that_splits(6, 6) + (6, 6))
     G[37, 2, 2] = numpy.nan
     with pytest.raises(numpy.linalg.LinAlgError):
         numpy.linalg.eigh(G)
@@ -69,8 +76,9 @@ def test_batched_run_still_equals_single_runs(two_threads):
     (here with enough matrices per iteration to split)."""
     import methods
     from problems import get_problem
-    problem = get_problem("quadratic", layers=4, dim=12)
-    seeds = list(range(10))                      # 40 matrices per group: split over 2 threads
+    problem = get_problem("quadratic", layers=4, dim=32)
+    seeds = list(range(10))                      # 40 matrices of 32x32 per call: split over 2 threads
+    assert lapack_threads._n_threads(_stack((len(seeds), 4, 32, 32))) == 2
     batch = methods.run(problem, "mvr1", K=15, seeds=seeds)
     for j, s in enumerate(seeds[:3]):
         single = methods.run(problem, "mvr1", K=15, seeds=[s])
