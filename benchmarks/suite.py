@@ -34,7 +34,7 @@ QUICK = {
     5: lambda o: scaling(dims=(8, 16, 32, 64), layer_counts=(1, 4, 16), target_s=0.1, repeats=1)
     + profile(K=100) + thread_effect(cases=((4, 32),), target_s=0.1, repeats=1)
     + kernels(shapes=((64, 32, 32), (64, 8, 8)), repeats=2),
-    6: lambda o: gpu_speedup(layers=8, dim=256, S=8, K_cpu=(1, 3), K_gpu=(2, 6)),
+    6: lambda o: gpu_speedup(layers=8, dim=256, S=8, K_cpu=(1, 3), K_gpu=(1, 6)),
 }
 
 TINY = {   # the smoke test: every code path at toy size
@@ -45,7 +45,7 @@ TINY = {   # the smoke test: every code path at toy size
     5: lambda o: scaling(dims=(4, 8), layer_counts=(1, 2), S=2, target_s=0.01, repeats=1)
     + profile(layers=2, dim=4, S=2, K=5) + thread_effect(cases=((1, 4),), S=2, target_s=0.01, repeats=1)
     + kernels(shapes=((2, 4, 4),), repeats=1),
-    6: lambda o: gpu_speedup(layers=2, dim=4, S=2, K_cpu=(1, 2), K_gpu=(1, 2)),
+    6: lambda o: gpu_speedup(layers=2, dim=4, S=2, K_cpu=(1, 3), K_gpu=(1, 4)),
 }
 
 MODES = {"full": FULL, "quick": QUICK, "tiny": TINY}

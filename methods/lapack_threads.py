@@ -14,15 +14,16 @@ LAPACK routine, alone, whichever thread runs it, and the split is used only for 
 and single-seed runs still agree bit for bit).
 
 The number of threads is the BLAS thread budget of the process: ``OPENBLAS_NUM_THREADS``,
-``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` when set (joblib and Dask workers set them to their
-share of the cores, so parallel executors are not oversubscribed), else the cores available.
-CuPy arrays are passed through untouched.
+``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` when set (joblib's workers get their share of the
+cores, Dask's nanny sets 1: parallel executors are not oversubscribed, and under Dask nothing is
+split), else the cores available.  CuPy arrays are passed through untouched.
 """
 from __future__ import annotations
 
 import functools
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy
@@ -50,6 +51,37 @@ def thread_budget() -> int:
 @functools.lru_cache(maxsize=None)
 def _pool(n: int):
     return ThreadPoolExecutor(max_workers=n, thread_name_prefix="lapack")
+
+
+if hasattr(os, "register_at_fork"):   # a forked child inherits the pool but not its threads
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
+class _SingleThreadedBlas:
+    """Hold the BLAS at one thread while any split call is running, from any number of threads:
+    the first one in sets the limit, the last one out restores it (nested or overlapping
+    ``controller.limit`` blocks would restore in the wrong order and leave BLAS at one thread)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limiter = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._users == 0:
+                self._limiter = _blas_controller().limit(limits=1, user_api="blas")
+            self._users += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_single_threaded_blas = _SingleThreadedBlas()
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +117,7 @@ def batched(fn, A, **kwargs):
         return fn(A, **kwargs)
     lead = A.shape[:-2]
     chunks = numpy.array_split(A.reshape((-1,) + A.shape[-2:]), T)
-    with controller.limit(limits=1, user_api="blas"):
+    with _single_threaded_blas:
         parts = list(_pool(T).map(lambda c: fn(c, **kwargs), chunks))
 
     def join(arrays):

@@ -94,7 +94,9 @@ def _polish(xp, P, tall):
     \varepsilon\kappa^2` (up to ~2e-10 at the fast path's limit :math:`\kappa = 10^3`); the
     step maps singular values :math:`1+e \mapsto 1 - \tfrac32 e^2 - \tfrac12 e^3`, so the error
     drops to rounding level while :math:`P` keeps its singular vectors (the polar factor is
-    unchanged).  Two products in the small dimension: a few percent of the eigendecomposition.
+    unchanged).  Two products of :math:`2m^2n` flops (:math:`m \le n` the sides), as many as
+    the route spends forming :math:`GG^\top` and the factor; measured ~4% of a batched MVR-1
+    iteration at 4 layers of 32x32, where the eigendecomposition dominates.
     Overwrites and returns ``P``.
     """
     B = P @ (xp.swapaxes(P, -1, -2) @ P) if tall else (P @ xp.swapaxes(P, -1, -2)) @ P

@@ -4,7 +4,9 @@ where no GPU is present (CI never has one).
 It reproduces the rules of CuPy that host code breaks most often, and nothing else:
 
 - a device array refuses implicit conversion to NumPy (``numpy.asarray(d)``, ``float`` of a
-  non-scalar, any ``numpy.*`` function called on it) with CuPy's ``TypeError``;
+  non-scalar) with CuPy's ``TypeError``; it also refuses every ``numpy.*`` function called on
+  it, which is stricter than CuPy (whose ``__array_function__`` serves many of them): the code
+  must ask ``array_namespace`` for the module instead;
 - operators and functions refuse to mix device arrays with NumPy arrays (CuPy raises
   ``TypeError: Unsupported type <class 'numpy.ndarray'>``); host data reaches the device only
   through ``asarray``/``array`` and leaves it only through ``.get()``/``asnumpy``;

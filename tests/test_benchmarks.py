@@ -67,14 +67,36 @@ def test_gpu_speedup_is_skipped_without_a_gpu(monkeypatch):
 
 
 def test_gpu_speedup_code_path_on_the_fake_device(monkeypatch):
-    """The GPU benchmark's code path end to end on the CPU stand-in for CuPy: parity must be
-    exact there (same arithmetic), and the timing figure finite."""
+    """The GPU benchmark's code path end to end on the CPU stand-in for CuPy, with the horizons
+    of every suite mode (sizes shrunk): parity must be exact there (same arithmetic) and taken
+    over several iterations, the timing figure finite."""
     import methods.backend as backend
     from benchmarks.gpu_speedup import gpu_speedup
+    from benchmarks.suite import MODES
     from fake_cupy import make_fake_cupy
+    calls = []
+    monkeypatch.setattr("benchmarks.suite.gpu_speedup", lambda **kw: calls.append(kw) or [])
+    for mode in MODES.values():                      # the horizons each mode would use
+        mode[6]({})
+    horizons = [{k: kw[k] for k in ("K_cpu", "K_gpu") if k in kw} for kw in calls]
+    assert len(horizons) == len(MODES) and {} in horizons      # full mode: the defaults
     fake = make_fake_cupy()
     monkeypatch.setattr(backend, "_cupy", lambda: fake)
-    speed, parity = gpu_speedup(layers=2, dim=4, S=2, K_cpu=(1, 3), K_gpu=(1, 3))
-    assert parity.value == 0.0 and parity.passed is True
-    assert numpy.isfinite(speed.value) and speed.value > 0
-    assert speed.detail["cpu_s_per_iter"] > 0 and speed.detail["gpu_s_per_iter"] > 0
+    for h in horizons:
+        speed, parity = gpu_speedup(layers=2, dim=4, S=2, **h)
+        assert parity.value == 0.0 and parity.passed is True and parity.detail["K"] >= 2
+        assert numpy.isfinite(speed.value) and speed.value > 0
+        assert speed.detail["cpu_s_per_iter"] > 0 and speed.detail["gpu_s_per_iter"] > 0
+
+
+@pytest.mark.parametrize("returncode,broken", [(0, False), (1, False), (2, True), (-9, True)])
+def test_rate_check_wall_exit_one_is_a_result(monkeypatch, returncode, broken):
+    """Exit 1 of the rate check is a verdict other than `match` (a finished check, timed);
+    2 (bad input) or a signal means it could not run."""
+    import subprocess
+    from benchmarks import rate_check_wall as module
+    monkeypatch.setattr(module.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(
+        cmd, returncode, stdout="table\n", stderr="boom\n"))
+    (fig,) = module.rate_check_wall()
+    assert fig.broken is broken
+    assert numpy.isfinite(fig.value) is not broken

@@ -99,3 +99,44 @@ def test_process_executor_workers_get_their_share_of_the_cores():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     budgets = Parallel(n_jobs=2)(delayed(_worker_budget)(i) for i in range(2))
     assert all(b == max(1, cores // 2) for b in budgets), budgets
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_overlapping_split_calls_restore_the_blas_threads(two_threads):
+    """Split calls from several threads at once: while any runs, BLAS is held at one thread;
+    after the last one the original setting is back (not left at one)."""
+    from concurrent.futures import ThreadPoolExecutor
+    before = _blas_threads()
+    G = _stack(_lead_that_splits(32, 32) + (32, 32))
+    G = G @ numpy.swapaxes(G, -1, -2)
+    ref = numpy.linalg.eigvalsh(G)
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda _: batched(numpy.linalg.eigvalsh, G), range(16)))
+    assert all(numpy.array_equal(o, ref) for o in outs)
+    assert _blas_threads() == before
+
+
+def _split_in_child(queue):
+    G = _stack(_lead_that_splits(32, 32) + (32, 32))
+    queue.put(numpy.array_equal(batched(numpy.linalg.svd, G, compute_uv=False),
+                                numpy.linalg.svd(G, compute_uv=False)))
+
+
+def test_a_forked_child_can_split_after_the_parent_did(two_threads):
+    """The pool's threads do not survive fork(): the child must build its own, not hang."""
+    import multiprocessing
+    G = _stack(_lead_that_splits(32, 32) + (32, 32))
+    batched(numpy.linalg.svd, G, compute_uv=False)          # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_split_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and queue.get(timeout=5) is True

@@ -73,9 +73,10 @@ def test_batch_reproduces_single_runs_bit_for_bit(problem):
 
 
 @pytest.mark.parametrize("df", [None, 5.0])
-def test_threaded_noise_draw_equals_per_seed_draws(df):
-    """Large per-seed blocks are drawn on threads: same numbers as one seed at a time, two draws
-    in a row (the streams stay in step), for Gaussian and Student-t samples."""
+def test_threaded_noise_draw_equals_per_seed_draws(df, monkeypatch):
+    """Large per-seed Gaussian blocks are drawn on threads: same numbers as one seed at a time,
+    two draws in a row (the streams stay in step); Student-t samples (drawn serially) likewise."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
     from problems.noise import _THREADED_BLOCK, draw_gaussian
     from methods.layout import Layout
     layout = Layout(((64, _THREADED_BLOCK // 64), (8, 8)))
@@ -87,6 +88,20 @@ def test_threaded_noise_draw_equals_per_seed_draws(df):
         for j, rng in enumerate(singles):
             for a, b in zip(zb, draw_gaussian([rng], layout, [1.0, 2.0], df=df)):
                 assert numpy.array_equal(a[j:j + 1], b)
+
+
+def test_one_generator_listed_twice_draws_its_blocks_in_order(monkeypatch):
+    """The threaded draw must not reorder the blocks of a generator that appears twice."""
+    from problems.noise import _THREADED_BLOCK, draw_gaussian
+    from methods.layout import Layout
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    layout = Layout(((64, _THREADED_BLOCK // 64),))
+    g = numpy.random.default_rng(4)
+    (z,) = draw_gaussian([g, g], layout, [1.0])
+    ref = numpy.random.default_rng(4)
+    scale = 1.0 / numpy.sqrt(_THREADED_BLOCK)
+    for j in range(2):
+        assert numpy.array_equal(z[j, 0], ref.standard_normal((64, _THREADED_BLOCK // 64)) * scale)
 
 
 def test_noise_is_unbiased_and_same_sample_reusable(problem):
