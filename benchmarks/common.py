@@ -103,16 +103,13 @@ def blas_info():
 
 
 def numpy_threads() -> int:
-    """Threads numpy's BLAS uses now (threadpoolctl), else the usual environment variables, else
-    the core count (OpenBLAS's default)."""
+    """Threads numpy's BLAS uses now (threadpoolctl), else the process's thread budget (the
+    usual environment variables, else the cores: :func:`methods.lapack_threads.thread_budget`)."""
+    from methods.lapack_threads import thread_budget
     for info in blas_info():
         if info.get("num_threads"):
             return int(info["num_threads"])
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        v = os.environ.get(var)
-        if v and v.isdigit():
-            return int(v)
-    return os.cpu_count() or 1
+    return thread_budget()
 
 
 @contextlib.contextmanager

@@ -49,12 +49,14 @@ def thread_budget() -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _pool(n: int):
-    return ThreadPoolExecutor(max_workers=n, thread_name_prefix="lapack")
+def worker_pool(n: int) -> ThreadPoolExecutor:
+    """The process's shared pool of ``n`` threads for GIL-releasing batch work (these
+    decompositions, the threaded noise draw of :mod:`problems.noise`)."""
+    return ThreadPoolExecutor(max_workers=n, thread_name_prefix="gluon-mvr")
 
 
 if hasattr(os, "register_at_fork"):   # a forked child inherits the pool but not its threads
-    os.register_at_fork(after_in_child=_pool.cache_clear)
+    os.register_at_fork(after_in_child=worker_pool.cache_clear)
 
 
 class _SingleThreadedBlas:
@@ -118,7 +120,7 @@ def batched(fn, A, **kwargs):
     lead = A.shape[:-2]
     chunks = numpy.array_split(A.reshape((-1,) + A.shape[-2:]), T)
     with _single_threaded_blas:
-        parts = list(_pool(T).map(lambda c: fn(c, **kwargs), chunks))
+        parts = list(worker_pool(T).map(lambda c: fn(c, **kwargs), chunks))
 
     def join(arrays):
         out = numpy.concatenate(arrays, axis=0)

@@ -9,14 +9,11 @@ batch reproduces single runs bit for bit) and turns an exact gradient into a sto
 """
 from __future__ import annotations
 
-import functools
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 
-from methods.lapack_threads import thread_budget
+from methods.lapack_threads import thread_budget, worker_pool
 
 
 # Per-seed blocks at least this large are drawn on threads (NumPy's generators release the GIL
@@ -27,21 +24,12 @@ from methods.lapack_threads import thread_budget
 _THREADED_BLOCK = 1 << 16
 
 
-@functools.lru_cache(maxsize=None)
-def _pool(n: int):
-    return ThreadPoolExecutor(max_workers=n, thread_name_prefix="noise")
-
-
-if hasattr(os, "register_at_fork"):   # a forked child inherits the pool but not its threads
-    os.register_at_fork(after_in_child=_pool.cache_clear)
-
-
 def _fill_standard_normal(rngs, z):
     """``z[s] ~ N(0, 1)`` from ``rngs[s]``, in place; threaded for large blocks of distinct
     generators (one generator listed twice must draw its blocks in order)."""
     threads = min(len(rngs), thread_budget()) if len(rngs) > 1 and z[0].size >= _THREADED_BLOCK else 1
     if threads > 1 and len({id(r) for r in rngs}) == len(rngs):
-        list(_pool(threads).map(lambda s: rngs[s].standard_normal(out=z[s]), range(len(rngs))))
+        list(worker_pool(threads).map(lambda s: rngs[s].standard_normal(out=z[s]), range(len(rngs))))
     else:
         for s, rng in enumerate(rngs):
             rng.standard_normal(out=z[s])

@@ -38,10 +38,9 @@ class Device:
 
 @pytest.fixture(params=["fake", pytest.param("cuda", marks=[
     pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA GPU")])])
-def device(request, monkeypatch):
+def device(request):
     if request.param == "fake":
-        fake = make_fake_cupy()
-        monkeypatch.setattr(backend, "_cupy", lambda: fake)
+        request.getfixturevalue("fake_gpu")
         return Device("fake", True, DeviceArray)
     import cupy
     return Device("cuda", False, cupy.ndarray)
