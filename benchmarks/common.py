@@ -105,7 +105,7 @@ def blas_info():
 def numpy_threads() -> int:
     """Threads numpy's BLAS uses now (threadpoolctl), else the process's thread budget (the
     usual environment variables, else the cores: :func:`methods.lapack_threads.thread_budget`)."""
-    from methods.lapack_threads import thread_budget
+    from gluon_mvr.methods.lapack_threads import thread_budget
     for info in blas_info():
         if info.get("num_threads"):
             return int(info["num_threads"])

@@ -20,9 +20,9 @@ import time
 
 import numpy
 
-import methods
-from methods.backend import gpu_available
-from problems import get_problem
+from gluon_mvr import methods
+from gluon_mvr.methods.backend import gpu_available
+from gluon_mvr.problems import get_problem
 
 from .common import Figure, skipped
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy
 
-from methods.inexact import newton_schulz
+from gluon_mvr.methods.inexact import newton_schulz
 
 from .common import Figure, interleaved_times, numpy_thread_limit, numpy_threads
 

@@ -1,4 +1,4 @@
-"""Benchmark 4: wall time of the default rate check (``python -m experiments rate-check``) in a
+"""Benchmark 4: wall time of the default rate check (``python -m gluon_mvr rate-check``) in a
 subprocess with a fresh temporary store, so nothing is reused.  The CPU seconds of the
 subprocess and its workers are reported beside the wall time (on a machine shared with other
 work the wall time can exceed CPU time / cores)."""
@@ -24,7 +24,7 @@ def _children_cpu():
 def rate_check_wall(timeout: float = 240.0, target: float = 60.0, extra_args=()):
     name = "default rate check wall time (fresh store)"
     with tempfile.TemporaryDirectory(prefix="gluon-bench-") as tmp:
-        cmd = [sys.executable, "-m", "experiments", "rate-check", "--store", os.path.join(tmp, "rc.sqlite"),
+        cmd = [sys.executable, "-m", "gluon_mvr", "rate-check", "--store", os.path.join(tmp, "rc.sqlite"),
                "--no-progress", *extra_args]
         load0, cpu0 = load_average(), _children_cpu()
         start = time.perf_counter()

@@ -13,8 +13,8 @@ import io
 import os
 import pstats
 
-import methods
-from problems import get_problem
+from gluon_mvr import methods
+from gluon_mvr.problems import get_problem
 
 from .common import Figure, fit_exponent, numpy_thread_limit, numpy_threads
 

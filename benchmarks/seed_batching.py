@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-import methods
-from problems import get_problem
+from gluon_mvr import methods
+from gluon_mvr.problems import get_problem
 
 from .common import Figure
 

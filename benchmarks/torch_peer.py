@@ -16,9 +16,9 @@ import time
 
 import numpy
 
-import methods
-from methods.schedules import horizon_schedule
-from problems import get_problem
+from gluon_mvr import methods
+from gluon_mvr.methods.schedules import horizon_schedule
+from gluon_mvr.problems import get_problem
 
 from .common import Figure, numpy_thread_limit, numpy_threads, skipped, torch_module
 

@@ -1,2 +1,2 @@
-"""Experiments: cells, the result store, executors, rate fits and the ``gluon-mvr`` CLI."""
-__version__ = "0.1.0"
+"""Experiments: the machinery (:mod:`.core`: cells, store, executors, fitting, config), the
+studies built on it (:mod:`.studies`) and the ``gluon-mvr`` command line (:mod:`.cli`)."""

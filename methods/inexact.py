@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy
 
-from .backend import array_namespace
-from .norms import Norm, ScaledSpectralNorm, SpectralNorm, get_norm, register_norm
+from gluon_mvr.methods.backend import array_namespace
+from gluon_mvr.methods.norms import Norm, ScaledSpectralNorm, SpectralNorm, get_norm, register_norm
 
 _PE_RAW = (
     (8.28721201814563, -23.595886519098837, 17.300387312530933),

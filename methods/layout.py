@@ -89,5 +89,5 @@ class Layout:
 
 
 def _ns(a):
-    from .backend import array_namespace
+    from gluon_mvr.methods.backend import array_namespace
     return array_namespace(a)

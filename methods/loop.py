@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy
 
-from .backend import get_backend, to_numpy
-from .presets import build_norm, get_method
-from .schedules import (DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule,
+from gluon_mvr.methods.backend import get_backend, to_numpy
+from gluon_mvr.methods.presets import build_norm, get_method
+from gluon_mvr.methods.schedules import (DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule,
                         adaptive_schedule, horizon_schedule)
 
 

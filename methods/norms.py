@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-from .backend import array_namespace
-from .lapack_threads import batched
+from gluon_mvr.methods.backend import array_namespace
+from gluon_mvr.methods.lapack_threads import batched
 
 _AX = (-2, -1)
 

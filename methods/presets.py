@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .estimators import get_estimator
-from .norms import get_norm
+from gluon_mvr.methods.estimators import get_estimator
+from gluon_mvr.methods.norms import get_norm
 
 
 @dataclass(frozen=True)

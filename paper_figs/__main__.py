@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from gluon_mvr.experiments.cli.figs import main
 
 sys.exit(main())

@@ -14,13 +14,13 @@ import math
 import numpy
 from matplotlib.lines import Line2D
 
-from . import style
-from .data import rate_data
+from gluon_mvr.paper_figs import style
+from gluon_mvr.paper_figs.data import rate_data
 
 
 def collect(ctx):
     """Rows ``{family, criterion, method, K, measured, bound, ratio}``."""
-    from experiments.rate_check import bound_for_cell
+    from gluon_mvr.experiments.studies.rate_check import bound_for_cell
     s = ctx.settings
     rows = []
     for overrides in (s.rate, *s.bound_families, s.star):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 import time
 
-from . import bounds, constants, convergence, lmo, rates, star
-from .data import SETTINGS, Context
+from gluon_mvr.paper_figs import bounds, constants, convergence, lmo, rates, star
+from gluon_mvr.paper_figs.data import SETTINGS, Context
 
 #: figure name -> module with ``build(ctx) -> {"data": ..., "paths": [png, pdf]}``
 FIGURES = {

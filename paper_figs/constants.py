@@ -18,17 +18,17 @@ import numpy
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from . import style
-from .data import cached
+from gluon_mvr.paper_figs import style
+from gluon_mvr.paper_figs.data import cached
 
 
 def constants_data(ctx):
     c = dict(ctx.settings.constants)
 
     def compute():
-        from problems import constants_estimation as est
-        from problems import get_problem
-        from problems.certify import measure_smoothness
+        from gluon_mvr.problems import constants_estimation as est
+        from gluon_mvr.problems import get_problem
+        from gluon_mvr.problems.certify import measure_smoothness
         problem = get_problem(c["problem"], **c["params"])
         meas = measure_smoothness(problem, c["n_pairs"], c["seed"], trajectory="run", method=c["method"],
                                   steps=c["steps"], run_seeds=c["run_seeds"])

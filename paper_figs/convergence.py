@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy
 from matplotlib.patches import Patch
 
-from methods.presets import get_method
+from gluon_mvr.methods.presets import get_method
 
-from . import style
-from .data import rate_data
+from gluon_mvr.paper_figs import style
+from gluon_mvr.paper_figs.data import rate_data
 
 QUANTILES = (0.25, 0.75)
 YLABEL = r"$\Sigma_i\,\|\nabla_i f(X^k)\|_{(i)*}$"

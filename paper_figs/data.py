@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy
 
-from experiments.cells import cell_key, environment, package_version
-from experiments.config import validate
-from experiments.store import ResultStore
-from methods.backend import to_python
+from gluon_mvr.experiments.core.cells import cell_key, environment, package_version
+from gluon_mvr.experiments.core.config import validate
+from gluon_mvr.experiments.core.store import ResultStore
+from gluon_mvr.methods.backend import to_python
 
 FIGURE_KIND = "figure-data"
 
@@ -153,7 +153,7 @@ class RateData:
 
 def rate_data(ctx: Context, overrides: dict) -> RateData:
     """Run (or reuse) the rate check of ``overrides`` and load its cells from the store."""
-    from experiments.rate_check import rate_check, rate_check_cells
+    from gluon_mvr.experiments.studies.rate_check import rate_check, rate_check_cells
 
     def load():
         cfg = ctx.config(overrides)
@@ -178,7 +178,7 @@ class TunedData:
 
 def tuned_data(ctx: Context) -> TunedData:
     """Run (or reuse) the tuned search of :attr:`Settings.tuned`; load each best cell."""
-    from experiments.tuning import tune, tuned_cell
+    from gluon_mvr.experiments.studies.tuning import tune, tuned_cell
 
     def load():
         s = ctx.settings

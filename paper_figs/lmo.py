@@ -20,8 +20,8 @@ import numpy
 from matplotlib.colors import LogNorm
 from matplotlib.lines import Line2D
 
-from . import style
-from .data import as_float, cached
+from gluon_mvr.paper_figs import style
+from gluon_mvr.paper_figs.data import as_float, cached
 
 FLOOR = 1e-10   # panel a: smaller errors (round-off) are drawn at this level
 
@@ -32,9 +32,9 @@ def delta_data(ctx):
     config = {"steps": list(s.lmo_steps), "ratio": s.lmo_ratio, "momenta": mom}
 
     def compute():
-        from experiments.lmo_error import APPROXIMATIONS, measure_stack, worst_case
-        from experiments.lmo_momenta import collect_momenta
-        from problems import get_problem
+        from gluon_mvr.experiments.studies.lmo.error import APPROXIMATIONS, measure_stack, worst_case
+        from gluon_mvr.experiments.studies.lmo.momenta import collect_momenta
+        from gluon_mvr.problems import get_problem
         worst = {a: [worst_case(a, T, s.lmo_ratio)["spectral"] for T in s.lmo_steps] for a in APPROXIMATIONS}
         problem = get_problem(mom["problem"], **mom["params"])
         stacks = collect_momenta(problem, mom["method"], mom["K"], list(range(mom["seeds"])), mom["snapshots"])
@@ -51,7 +51,7 @@ def coupling_data(ctx):
     c = dict(ctx.settings.coupling)
 
     def compute():
-        from experiments.lmo_coupling import coupling
+        from gluon_mvr.experiments.studies.lmo.coupling import coupling
         a = c["approximation"]
         levels = [("exact", ("exact", "exact", 0))] + [(a, (a, "ns", int(T))) for T in c["steps"]]
         return coupling(c["problem"], c["params"], K=c["K"], seeds=tuple(range(c["seeds"])), levels=levels,

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy
 from matplotlib.lines import Line2D
 
-from experiments.rate_check import theory_exponent
+from gluon_mvr.experiments.studies.rate_check import theory_exponent
 
-from . import style
-from .data import bootstrap_mean_ci, rate_data, tuned_data
+from gluon_mvr.paper_figs import style
+from gluon_mvr.paper_figs.data import bootstrap_mean_ci, rate_data, tuned_data
 
 REF_OFFSET = 1.6
 REF_STYLE = {-0.25: ("--", r"theory $K^{-1/4}$"), -1 / 3: (":", r"theory $K^{-1/3}$")}

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy
 from matplotlib.lines import Line2D
 
-from experiments.rate_check import LOG_POWER
-from methods.presets import get_method
+from gluon_mvr.experiments.studies.rate_check import LOG_POWER
+from gluon_mvr.methods.presets import get_method
 
-from . import style
-from .data import rate_data
-from .rates import REF_OFFSET, fit_line, points
+from gluon_mvr.paper_figs import style
+from gluon_mvr.paper_figs.data import rate_data
+from gluon_mvr.paper_figs.rates import REF_OFFSET, fit_line, points
 
 
 def log_power(method):

@@ -1,5 +1,5 @@
 """Synthetic problems with declared, certifiable layer-wise constants (see :mod:`problems.base`)."""
-from .base import Constants, Problem
-from .registry import family_names, get_family, get_problem, parse_param_pairs
+from gluon_mvr.problems.base import Constants, Problem
+from gluon_mvr.problems.registry import family_names, get_family, get_problem, parse_param_pairs
 
 __all__ = ["Constants", "Problem", "family_names", "get_family", "get_problem", "parse_param_pairs"]

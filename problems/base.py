@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy
 
-from methods.layout import Layout
+from gluon_mvr.methods.layout import Layout
 
 SIGMA_NORMS = ("frobenius", "dual")
 
@@ -130,7 +130,7 @@ class Problem:
     def ball_radii(self) -> tuple:
         r"""Per-layer radii :math:`D_i = \max(\|X^*_i\|, \|X^0_i\|)` in the layer norms: the
         smallest balls about 0 holding the minimiser and the start (Frank–Wolfe form, THEORY §5)."""
-        from methods.norms import get_norm
+        from gluon_mvr.methods.norms import get_norm
         minimiser = getattr(self, "minimiser", None)
         if minimiser is None:
             raise ValueError(f"problem {self.name!r} has no known minimiser: the star-convex "

@@ -32,9 +32,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy
 
-from methods.backend import to_python
+from gluon_mvr.methods.backend import to_python
 
-from . import constants_estimation as est
+from gluon_mvr.problems import constants_estimation as est
 
 Z = 4.0   # standard errors allowed to Monte Carlo means (several points and layers are tested)
 
@@ -90,7 +90,7 @@ class Certificate:
 
 def default_pairs(problem, rng, n):
     """Pairs for a problem without ``sample_pairs``: around :math:`X^0` at its own scale."""
-    from methods.norms import get_norm
+    from gluon_mvr.methods.norms import get_norm
     X0 = problem.layout.to_layers(problem.initial_point(1))
     Xs, Ys = [], []
     for i, (m, k) in enumerate(problem.layout.shapes):

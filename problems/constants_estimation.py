@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy
 
-from methods.backend import array_namespace, to_numpy
-from methods.norms import get_norm
+from gluon_mvr.methods.backend import array_namespace, to_numpy
+from gluon_mvr.methods.norms import get_norm
 
 FITS = ("envelope", "penalized")
 # relative round-off allowance when a measured ratio is compared with a line: the ratio is a
@@ -140,9 +140,9 @@ def run_trajectory(problem, method: str = "gluon", K: int = 200, seeds: int = 4,
     """
     from dataclasses import replace
 
-    from methods import run
-    from methods.presets import get_method
-    from methods.schedules import horizon_schedule
+    from gluon_mvr.methods import run
+    from gluon_mvr.methods.presets import get_method
+    from gluon_mvr.methods.schedules import horizon_schedule
 
     spec = get_method(method)
     schedule = None

@@ -13,7 +13,7 @@ import math
 
 import numpy
 
-from methods.lapack_threads import thread_budget, worker_pool
+from gluon_mvr.methods.lapack_threads import thread_budget, worker_pool
 
 
 # Per-seed blocks at least this large are drawn on threads (NumPy's generators release the GIL

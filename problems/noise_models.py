@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy
 
-from .noise import draw_gaussian
+from gluon_mvr.problems.noise import draw_gaussian
 
 SEPARABLE_NOISES = ("additive", "heavy", "curvature")
 

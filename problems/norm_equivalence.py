@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from methods.norms import ColumnNorm, FrobeniusNorm, L1Norm, SignNorm, SpectralNorm, get_norm
+from gluon_mvr.methods.norms import ColumnNorm, FrobeniusNorm, L1Norm, SignNorm, SpectralNorm, get_norm
 
 
 def kappa(norm_name: str, shape) -> float:

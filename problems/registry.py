@@ -116,4 +116,4 @@ def parse_param_pairs(pairs) -> dict:
 
 def _load_families():
     # importing the family modules registers them
-    from . import families  # noqa: F401
+    from gluon_mvr.problems import families  # noqa: F401

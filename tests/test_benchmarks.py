@@ -46,9 +46,9 @@ def test_figure_verdicts_and_helpers():
 
 def test_torch_peer_matches_our_trajectory_without_noise():
     torch = pytest.importorskip("torch")
-    import methods
+    from gluon_mvr import methods
     from benchmarks.torch_peer import torch_mvr1
-    from problems import get_problem
+    from gluon_mvr.problems import get_problem
     problem = get_problem("quadratic", layers=3, dim=5, sigma=0.0)
     K, S = 15, 2
     ours = methods.run(problem, "mvr1", K=K, seeds=S)
@@ -59,7 +59,7 @@ def test_torch_peer_matches_our_trajectory_without_noise():
 
 
 def test_gpu_speedup_is_skipped_without_a_gpu(monkeypatch):
-    import methods.backend as backend
+    import gluon_mvr.methods.backend as backend
     from benchmarks.gpu_speedup import gpu_speedup
     monkeypatch.setattr(backend, "_cupy", lambda: None)
     figs = gpu_speedup(layers=1, dim=2, S=1)
@@ -70,7 +70,7 @@ def test_gpu_speedup_code_path_on_the_fake_device(monkeypatch):
     """The GPU benchmark's code path end to end on the CPU stand-in for CuPy, with the horizons
     of every suite mode (sizes shrunk): parity must be exact there (same arithmetic) and taken
     over several iterations, the timing figure finite."""
-    import methods.backend as backend
+    import gluon_mvr.methods.backend as backend
     from benchmarks.gpu_speedup import gpu_speedup
     from benchmarks.suite import MODES
     from fake_cupy import make_fake_cupy

@@ -8,10 +8,10 @@ import sqlite3
 import numpy
 import pytest
 
-from experiments import __version__
-from experiments.cli import main
-from experiments.config import validate
-from experiments.store import ResultStore
+from gluon_mvr._version import __version__
+from gluon_mvr.experiments.cli.main import main
+from gluon_mvr.experiments.core.config import validate
+from gluon_mvr.experiments.core.store import ResultStore
 
 TINY = ["--problem", "quadratic", "--param", "layers=2", "--param", "dim=3", "--horizons", "20,40,80",
         "--seeds", "3", "--executor", "serial", "--no-progress"]
@@ -79,7 +79,7 @@ TINY_CFG = {"problem": "quadratic", "params": {"layers": 2, "dim": 3}, "horizons
 
 
 def test_rate_check_cells_and_bounds_are_the_checks_own(tmp_path):
-    from experiments.rate_check import bound_for_cell, rate_check, rate_check_cells
+    from gluon_mvr.experiments.studies.rate_check import bound_for_cell, rate_check, rate_check_cells
     cfg = validate({**TINY_CFG, "methods": ["gluon", "mvr1"], "store": str(tmp_path / "c.sqlite")})
     reports, path = rate_check(cfg)
     grid, off = rate_check_cells(cfg)
@@ -99,7 +99,7 @@ def test_rate_check_cells_and_bounds_are_the_checks_own(tmp_path):
 
 
 def test_tuned_cell_finds_the_best_cells_tune_stored(tmp_path):
-    from experiments.tuning import tune, tuned_cell
+    from gluon_mvr.experiments.studies.tuning import tune, tuned_cell
     cfg = validate({**TINY_CFG, "methods": ["gluon", "mvr2"], "tuned": True, "store": str(tmp_path / "t.sqlite")})
     store = ResultStore(cfg.store)
     results = tune(cfg, store, span=1, search_seeds=2)
@@ -129,7 +129,7 @@ def test_config_file_with_flags_overriding_it(tmp_path, capsys):
 
 
 def test_slower_verdict_exits_1(tmp_path, monkeypatch, capsys):
-    import experiments.rate_check as rc
+    import gluon_mvr.experiments.studies.rate_check as rc
     monkeypatch.setattr(rc, "verdict", lambda fit, theory, tol=0.04: "slower")
     assert _rate_check(tmp_path, "--methods", "gluon", "--no-noise-share") == 1
 

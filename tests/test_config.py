@@ -5,11 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from experiments.config import (DEFAULT_HORIZONS, DEFAULT_METHODS, DEFAULT_PROBLEM, FIELD_NAMES,
+from gluon_mvr.experiments.core.config import (DEFAULT_HORIZONS, DEFAULT_METHODS, DEFAULT_PROBLEM, FIELD_NAMES,
                                 ConfigError, RateCheckConfig, load_toml, merge, validate)
-from experiments.executors import EXECUTORS
-from methods.norms import NORM_NAMES
-from methods.presets import METHOD_NAMES
+from gluon_mvr.experiments.core.executors import EXECUTORS
+from gluon_mvr.methods.norms import NORM_NAMES
+from gluon_mvr.methods.presets import METHOD_NAMES
 
 TINY = {"problem": "quadratic", "params": {"layers": 2, "dim": 3}, "horizons": [20, 40, 80], "seeds": 3}
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy
 import pytest
 
-import methods
-import methods.backend as backend
-from methods.backend import gpu_available
-from methods.schedules import adaptive_schedule, constant_schedule, star_horizon_schedule
-from problems import get_problem
+from gluon_mvr import methods
+import gluon_mvr.methods.backend as backend
+from gluon_mvr.methods.backend import gpu_available
+from gluon_mvr.methods.schedules import adaptive_schedule, constant_schedule, star_horizon_schedule
+from gluon_mvr.problems import get_problem
 
 from fake_cupy import DeviceArray, make_fake_cupy
 
@@ -165,8 +165,8 @@ def test_divergence_is_recorded_on_the_device(device):
 
 
 def test_per_element_schedule_observe_and_norm_builder_on_the_device_equal_cpu(device):
-    from methods.inexact import ControlledErrorLMO
-    from methods.schedules import Schedule
+    from gluon_mvr.methods.inexact import ControlledErrorLMO
+    from gluon_mvr.methods.schedules import Schedule
     problem = get_problem("quadratic", layers=2, dim=4)
     sched = Schedule(radius=[(0.02, 0.03), (0.05, 0.01), (0.02, 0.02)], one_minus_beta=[0.3, 0.6, 1.0],
                      q=[0.2, 0.5, 1.0], radius_decay=0.5, q_decay=0.5)
@@ -184,7 +184,7 @@ def test_per_element_schedule_observe_and_norm_builder_on_the_device_equal_cpu(d
 # --------------------------------------------------------------- through the experiment layer
 
 def test_rate_check_cell_on_the_device_equals_cpu(device):
-    from experiments.cells import make_cell, run_cell
+    from gluon_mvr.experiments.core.cells import make_cell, run_cell
     cells = [make_cell("quadratic", {"layers": 2, "dim": 4}, "mvr1", 30, [0, 1], device=d) for d in ("cpu", "gpu")]
     cpu, gpu = (run_cell(c) for c in cells)
     assert cpu["diverged_at"] == gpu["diverged_at"]
@@ -196,7 +196,7 @@ def test_rate_check_cli_on_the_device_equals_cpu(device, tmp_path):
     """`gluon-mvr rate-check --device gpu` end to end (serial executor, in this process): the
     same report as on the CPU, stored under its own cell keys."""
     import json
-    from experiments.cli import main
+    from gluon_mvr.experiments.cli.main import main
     args = ["rate-check", "--problem", "quadratic", "--param", "layers=2", "--param", "dim=4",
             "--methods", "gluon,mvr1", "--horizons", "20,40,80", "--seeds", "2", "--executor", "serial",
             "--store", str(tmp_path / "s.sqlite"), "--no-progress"]
@@ -209,6 +209,6 @@ def test_rate_check_cli_on_the_device_equals_cpu(device, tmp_path):
         assert cpu["verdict"] == gpu["verdict"]
         for key in ("slope", "ci", "G", "G_min", "noise_share", "bound_ratio"):
             assert_same_numbers(cpu[key], gpu[key], device, key)
-    from experiments.store import ResultStore
+    from gluon_mvr.experiments.core.store import ResultStore
     # per device: 2 methods x 3 horizons, plus the noise-off runs at the largest horizon
     assert ResultStore(str(tmp_path / "s.sqlite")).count() == 2 * (2 * 3 + 2)

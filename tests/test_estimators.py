@@ -2,7 +2,7 @@
 import numpy
 import pytest
 
-from methods.estimators import ESTIMATORS, get_estimator
+from gluon_mvr.methods.estimators import ESTIMATORS, get_estimator
 
 SHAPE = (3, 2, 4, 5)          # seeds x layers x m x n
 

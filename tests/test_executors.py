@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from experiments import cells as cells_mod
-from experiments.cells import cell_key, make_cell, run_cell
-from experiments.executors import EXECUTORS, execute
-from experiments.store import ResultStore
+from gluon_mvr.experiments.core import cells as cells_mod
+from gluon_mvr.experiments.core.cells import cell_key, make_cell, run_cell
+from gluon_mvr.experiments.core.executors import EXECUTORS, execute
+from gluon_mvr.experiments.core.store import ResultStore
 
 PROBLEM, PARAMS = "quadratic", {"layers": 2, "dim": 3}
 # the documented keys of run_cell's summary (it may carry more)
@@ -195,9 +195,9 @@ def test_execute_runs_only_the_missing_cells(tmp_path, monkeypatch):
 RESUME_SWEEP = dict(methods=("gluon", "mvr1"), horizons=(100, 200, 400, 800), seeds=(0, 1, 2))
 CHILD = """
 import sys
-from experiments.cells import cell_key, make_cell
-from experiments.executors import execute
-from experiments.store import ResultStore
+from gluon_mvr.experiments.core.cells import cell_key, make_cell
+from gluon_mvr.experiments.core.executors import execute
+from gluon_mvr.experiments.core.store import ResultStore
 cells = [make_cell("quadratic", {{"layers": 2, "dim": 3}}, m, K, {seeds!r})
          for m in {methods!r} for K in {horizons!r}]
 store = ResultStore(sys.argv[1])

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy
 import pytest
 
-from experiments.store import ResultStore
-from paper_figs.build import FIGURES, build_all
-from paper_figs.data import QUICK
+from gluon_mvr.experiments.core.store import ResultStore
+from gluon_mvr.paper_figs.build import FIGURES, build_all
+from gluon_mvr.paper_figs.data import QUICK
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_rates_plot_stored_means_and_the_rate_checks_fit(built):
             (r,) = [r for r in rows[m, int(K)] if len(r["seeds"]) == QUICK.rate["seeds"]]
             assert mean == pytest.approx(numpy.mean(r["G"]))
             assert lo <= mean <= hi
-    from experiments.fitting import fit_rate
+    from gluon_mvr.experiments.core.fitting import fit_rate
     for m, f in d["fits_theory"].items():
         G = numpy.array([next(r["G"] for r in rows[m, K] if len(r["seeds"]) == QUICK.rate["seeds"])
                          for K in QUICK.rate["horizons"]]).T
@@ -103,7 +103,7 @@ def test_star_gap_matches_store(built):
 
 def test_inexact_lmo_figure(built):
     res, store, _ = built
-    from experiments.lmo_error import worst_case
+    from gluon_mvr.experiments.studies.lmo.error import worst_case
     d = res["lmo"]["data"]
     steps = d["delta"]["steps"]
     assert steps == list(QUICK.lmo_steps)
@@ -124,8 +124,8 @@ def test_inexact_lmo_figure(built):
 
 def test_constants_figure(built):
     res, _, _ = built
-    from problems import constants_estimation as est
-    from problems import get_problem
+    from gluon_mvr.problems import constants_estimation as est
+    from gluon_mvr.problems import get_problem
     c = QUICK.constants
     problem = get_problem(c["problem"], **c["params"])
     layers = res["constants"]["data"]["layers"]
@@ -164,7 +164,7 @@ def test_second_run_reuses_the_store(built, tmp_path):
 
 
 def test_cli(built, tmp_path, capsys):
-    from experiments.cli import main
+    from gluon_mvr.experiments.cli.main import main
     assert main(["figs", "--quick", "--only", "nope", "--store", str(tmp_path / "s.sqlite")]) == 2
     assert "--only" in capsys.readouterr().err
     _, store, _ = built

@@ -4,7 +4,7 @@ import math
 import numpy
 import pytest
 
-from experiments.fitting import RateFit, fit_rate, verdict
+from gluon_mvr.experiments.core.fitting import RateFit, fit_rate, verdict
 
 HORIZONS = (100, 316, 1000, 3162, 10000)
 

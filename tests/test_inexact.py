@@ -9,9 +9,9 @@ import math
 import numpy
 import pytest
 
-from methods.inexact import (ControlledErrorLMO, newton_schulz, ns_coefficients, singular_value_map,
+from gluon_mvr.methods.inexact import (ControlledErrorLMO, newton_schulz, ns_coefficients, singular_value_map,
                              spectral_error)
-from methods.norms import get_norm
+from gluon_mvr.methods.norms import get_norm
 
 # coefficient tables as THEORY.md §6 states them (copied from the spec, not from the code)
 JORDAN = (3.4445, -4.7750, 2.0315)

@@ -2,8 +2,8 @@
 import numpy
 import pytest
 
-from methods import lapack_threads
-from methods.lapack_threads import MAX_SIDE, MIN_WORK_PER_THREAD_US, batched, estimated_work_us, thread_budget
+from gluon_mvr.methods import lapack_threads
+from gluon_mvr.methods.lapack_threads import MAX_SIDE, MIN_WORK_PER_THREAD_US, batched, estimated_work_us, thread_budget
 
 pytest.importorskip("threadpoolctl")
 
@@ -74,8 +74,8 @@ def test_a_non_finite_matrix_raises_as_unsplit(two_threads):
 def test_batched_run_still_equals_single_runs(two_threads):
     """The property the split must keep: a batch of seeds reproduces single-seed runs bit for bit
     (here with enough matrices per iteration to split)."""
-    import methods
-    from problems import get_problem
+    from gluon_mvr import methods
+    from gluon_mvr.problems import get_problem
     problem = get_problem("quadratic", layers=4, dim=32)
     seeds = list(range(10))                      # 40 matrices of 32x32 per call: split over 2 threads
     assert lapack_threads._n_threads(_stack((len(seeds), 4, 32, 32))) == 2
@@ -87,7 +87,7 @@ def test_batched_run_still_equals_single_runs(two_threads):
 
 
 def _worker_budget(_):
-    from methods.lapack_threads import thread_budget
+    from gluon_mvr.methods.lapack_threads import thread_budget
     return thread_budget()
 
 

@@ -4,16 +4,16 @@ import json
 import numpy
 import pytest
 
-from experiments.lmo_bound import check_run
-from experiments.lmo_coupling import coupling
-from experiments.lmo_error import (exact_lmo, inexact_direction, lmo_deltas, phi, realise_worst_case,
+from gluon_mvr.experiments.studies.lmo.bound import check_run
+from gluon_mvr.experiments.studies.lmo.coupling import coupling
+from gluon_mvr.experiments.studies.lmo.error import (exact_lmo, inexact_direction, lmo_deltas, phi, realise_worst_case,
                                    worst_case)
-from experiments.lmo_momenta import DeltaTracker, build_family, momenta_table
-from experiments.lmo_replay import replay
-from methods.inexact import newton_schulz
-from methods.loop import run
-from methods.presets import build_norm
-from methods.schedules import horizon_schedule
+from gluon_mvr.experiments.studies.lmo.momenta import DeltaTracker, build_family, momenta_table
+from gluon_mvr.experiments.studies.lmo.replay import replay
+from gluon_mvr.methods.inexact import newton_schulz
+from gluon_mvr.methods.loop import run
+from gluon_mvr.methods.presets import build_norm
+from gluon_mvr.methods.schedules import horizon_schedule
 
 TINY = {"quadratic": {"layers": 2, "dim": 4}, "l0l1": {"layers": 1, "dim": 4},
         "twolayer": {"dim": 4, "n_data": 32, "batch": 4, "estimate_pairs": 16, "estimate_steps": 10}}
@@ -101,7 +101,7 @@ def test_deltas_on_momenta_finite_per_layer():
 
 def test_tracker_measures_the_controlled_delta():
     p = build_family("quadratic", TINY["quadratic"])
-    from experiments.lmo_bound import lmo_builder
+    from gluon_mvr.experiments.studies.lmo.bound import lmo_builder
     for mode, a, o in (("adversarial", 0.25, -0.25), ("overshoot", -0.25, 0.25)):
         tr = DeltaTracker(p.layout, p.constants.norms)
         replay(p, "gluon", 10, [0], 0.01, 0.5, lmo_build=lmo_builder(f"controlled-{mode}", "controlled", 0.25),
@@ -151,7 +151,7 @@ def test_coupling_structure_and_overshoot_direction():
 # --- CLI ------------------------------------------------------------------------------------------------
 
 def _cli(argv):
-    from experiments.cli import main
+    from gluon_mvr.experiments.cli.main import main
     return main(["lmo-error", "--no-progress", *argv])
 
 
@@ -169,14 +169,14 @@ def test_cli_measure_json_and_store(tmp_path, capsys):
         <= set(doc["worst_case"][0])
     assert {"family", "method", "layer", "dtype", "spectral", "alignment", "overshoot", "effective"} \
         <= set(doc["momenta"][0])
-    from experiments.store import ResultStore
+    from gluon_mvr.experiments.core.store import ResultStore
     rows = list(ResultStore(str(store)).rows(kind="lmo-error"))
     assert len(rows) == 1 and rows[0]["result"]["worst_case"]
     assert ResultStore(str(store)).export_csv(str(tmp_path / "x.csv")) == 0   # export skips the row
 
 
 def test_cli_bound_part_json(tmp_path, monkeypatch):
-    import experiments.lmo_bound as lb
+    import gluon_mvr.experiments.studies.lmo.bound as lb
     monkeypatch.setattr(lb, "DEFAULT_LMOS", (("ns-jordan", "ns", 5),))
     out = tmp_path / "b.json"
     code = _cli(["--parts", "bound", "--families", "quadratic", "--K", "20", "--seeds", "1",

@@ -3,10 +3,10 @@ recording, the deterministic adaptive radius, reproducibility, inexact LMOs, GPU
 import numpy
 import pytest
 
-from methods import METHOD_NAMES, run, seed_generators
-from methods.norms import get_norm
-from methods.schedules import Schedule, adaptive_schedule, constant_schedule
-from problems import get_problem
+from gluon_mvr.methods import METHOD_NAMES, run, seed_generators
+from gluon_mvr.methods.norms import get_norm
+from gluon_mvr.methods.schedules import Schedule, adaptive_schedule, constant_schedule
+from gluon_mvr.problems import get_problem
 
 SHAPES = "3x4,4x3,3x4"          # two groups, one of them with two layers
 P = 3
@@ -480,8 +480,8 @@ def test_per_element_schedule_validation():
 
 
 def test_norm_builder_replaces_the_geometry_not_the_measurement():
-    from methods.inexact import ControlledErrorLMO
-    from methods.presets import build_norm
+    from gluon_mvr.methods.inexact import ControlledErrorLMO
+    from gluon_mvr.methods.presets import build_norm
     problem = quadratic()
     sched = constant_schedule(0.05, P, beta=0.7)
     asked = []

@@ -5,7 +5,7 @@ import json
 import numpy
 import pytest
 
-from problems.cli import register
+from gluon_mvr.experiments.cli.constants import register
 
 
 def _run(argv):
@@ -32,7 +32,7 @@ def test_certifies_a_problem_and_writes_json(tmp_path, capsys):
 
 
 def test_violation_exits_1(monkeypatch, capsys):
-    import problems.families.nonconvex as nc
+    import gluon_mvr.problems.families.nonconvex as nc
     original = nc.NonconvexProblem._declare
 
     def halved(self, L0, L1, **kw):   # a family that under-declares its constant

@@ -5,10 +5,10 @@ import dataclasses
 import numpy
 import pytest
 
-from problems import constants_estimation as est
-from problems import get_problem
-from problems.base import Constants
-from problems.certify import certify, in_region, measure_smoothness, take_batch
+from gluon_mvr.problems import constants_estimation as est
+from gluon_mvr.problems import get_problem
+from gluon_mvr.problems.base import Constants
+from gluon_mvr.problems.certify import certify, in_region, measure_smoothness, take_batch
 
 SMALL_TWOLAYER = dict(dim=5, n_data=48, batch=4, estimate_pairs=128, estimate_steps=100)
 

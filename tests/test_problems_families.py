@@ -2,9 +2,9 @@
 import numpy
 import pytest
 
-from methods.norms import NORM_NAMES, get_norm
-from problems import get_problem
-from problems.norm_equivalence import kappa, rho
+from gluon_mvr.methods.norms import NORM_NAMES, get_norm
+from gluon_mvr.problems import get_problem
+from gluon_mvr.problems.norm_equivalence import kappa, rho
 
 SMALL_TWOLAYER = dict(dim=5, n_data=48, batch=4, estimate_pairs=16, estimate_steps=20)
 
@@ -77,8 +77,8 @@ def test_threaded_noise_draw_equals_per_seed_draws(df, monkeypatch):
     """Large per-seed Gaussian blocks are drawn on threads: same numbers as one seed at a time,
     two draws in a row (the streams stay in step); Student-t samples (drawn serially) likewise."""
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    from problems.noise import _THREADED_BLOCK, draw_gaussian
-    from methods.layout import Layout
+    from gluon_mvr.problems.noise import _THREADED_BLOCK, draw_gaussian
+    from gluon_mvr.methods.layout import Layout
     layout = Layout(((64, _THREADED_BLOCK // 64), (8, 8)))
     seeds = [0, 5, 9]
     batch = [numpy.random.default_rng(s) for s in seeds]
@@ -92,8 +92,8 @@ def test_threaded_noise_draw_equals_per_seed_draws(df, monkeypatch):
 
 def test_one_generator_listed_twice_draws_its_blocks_in_order(monkeypatch):
     """The threaded draw must not reorder the blocks of a generator that appears twice."""
-    from problems.noise import _THREADED_BLOCK, draw_gaussian
-    from methods.layout import Layout
+    from gluon_mvr.problems.noise import _THREADED_BLOCK, draw_gaussian
+    from gluon_mvr.methods.layout import Layout
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     layout = Layout(((64, _THREADED_BLOCK // 64),))
     g = numpy.random.default_rng(4)

@@ -1,8 +1,8 @@
 """The default rate check's claims, end to end (slow: ~1 minute; run with ``-m slow``)."""
 import pytest
 
-from experiments.config import validate
-from experiments.rate_check import rate_check
+from gluon_mvr.experiments.core.config import validate
+from gluon_mvr.experiments.studies.rate_check import rate_check
 
 
 @pytest.mark.slow
@@ -25,7 +25,7 @@ def test_default_rate_check_matches_the_theory_exponents(tmp_path):
 def test_star_tightness_setting_shows_the_theory_exponents(tmp_path):
     from pathlib import Path
 
-    from experiments.config import load_toml
+    from gluon_mvr.experiments.core.config import load_toml
     raw = load_toml(Path(__file__).resolve().parent.parent / "configs" / "star-tight.toml")
     cfg = validate({**raw, "store": str(tmp_path / "s.sqlite")})
     reports = {r.method: r for r in rate_check(cfg)[0]}

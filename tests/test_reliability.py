@@ -4,12 +4,12 @@ import os
 import numpy
 import pytest
 
-from experiments.cells import cell_key, make_cell, run_cell
-from experiments.executors import execute
-from experiments.fitting import fit_rate
-from experiments.store import ResultStore
-from methods import run
-from problems import get_problem
+from gluon_mvr.experiments.core.cells import cell_key, make_cell, run_cell
+from gluon_mvr.experiments.core.executors import execute
+from gluon_mvr.experiments.core.fitting import fit_rate
+from gluon_mvr.experiments.core.store import ResultStore
+from gluon_mvr.methods import run
+from gluon_mvr.problems import get_problem
 
 
 def test_pinned_small_trajectory():
@@ -61,8 +61,8 @@ def test_dask_worker_death_mid_cell_loses_and_duplicates_nothing(tmp_path):
 
 
 def test_divergence_is_shown_and_excluded_from_fits(tmp_path):
-    from experiments.config import validate
-    from experiments.rate_check import format_table, rate_check
+    from gluon_mvr.experiments.core.config import validate
+    from gluon_mvr.experiments.studies.rate_check import format_table, rate_check
     cfg = validate({"problem": "quadratic", "params": {"layers": 1, "dim": 2}, "methods": ["gluon"],
                     "horizons": [10, 20], "seeds": 3, "store": str(tmp_path / "s.sqlite"),
                     "executor": "serial", "noise_share": False})

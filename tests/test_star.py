@@ -2,13 +2,13 @@
 import numpy
 import pytest
 
-from experiments.config import validate
-from experiments.rate_check import rate_check
-from methods import run
-from methods.norms import get_norm
-from methods.schedules import star_decreasing_schedule, star_horizon_schedule, star_step
-from problems import get_problem
-from theory.bounds_star import star_schedule
+from gluon_mvr.experiments.core.config import validate
+from gluon_mvr.experiments.studies.rate_check import rate_check
+from gluon_mvr.methods import run
+from gluon_mvr.methods.norms import get_norm
+from gluon_mvr.methods.schedules import star_decreasing_schedule, star_horizon_schedule, star_step
+from gluon_mvr.problems import get_problem
+from gluon_mvr.theory.bounds_star import star_schedule
 
 
 @pytest.mark.parametrize("K", [2, 10, 137, 1000, 10 ** 5])
@@ -83,7 +83,7 @@ def test_gap_rate_check_end_to_end(tmp_path):
 
 
 def test_scale_param_follows_each_methods_theory_rate():
-    from experiments.rate_check import cell_params, theory_rate
+    from gluon_mvr.experiments.studies.rate_check import cell_params, theory_rate
     cfg = validate({"problem": "star", "params": {"growth": "linear", "width": 0.2}, "criterion": "gap",
                     "methods": ["gluon", "mvr1"], "horizons": [100, 1000, 10000], "scale_param": "width"})
     assert cell_params(cfg, "gluon", 1000)["width"] == pytest.approx(0.2)
@@ -98,7 +98,7 @@ def test_scale_param_follows_each_methods_theory_rate():
 
 
 def test_scale_param_must_be_a_float_param():
-    from experiments.config import ConfigError
+    from gluon_mvr.experiments.core.config import ConfigError
     with pytest.raises(ConfigError, match="scale_param"):
         validate({"problem": "star", "scale_param": "layers"})
 
@@ -119,8 +119,8 @@ def test_worst_case_search_picks_the_largest_instance_per_horizon(tmp_path):
                     "store": str(tmp_path / "w.sqlite"), "executor": "serial"})
     reports, _ = rate_check(cfg)
     r = reports[0]
-    from experiments.cells import cell_key, make_cell
-    from experiments.store import ResultStore
+    from gluon_mvr.experiments.core.cells import cell_key, make_cell
+    from gluon_mvr.experiments.core.store import ResultStore
     store = ResultStore(cfg.store)
     for K, chosen, g in zip(cfg.horizons, r.worst_instance, r.G):
         means = {}
@@ -132,7 +132,7 @@ def test_worst_case_search_picks_the_largest_instance_per_horizon(tmp_path):
 
 
 def test_worst_grid_needs_worst_param():
-    from experiments.config import ConfigError
+    from gluon_mvr.experiments.core.config import ConfigError
     with pytest.raises(ConfigError, match="worst_grid"):
         validate({"worst_grid": [0.1, 0.2]})
     with pytest.raises(ConfigError, match="worst_param"):

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from experiments.store import ResultStore
+from gluon_mvr.experiments.core.store import ResultStore
 
 
 def _result(seeds=(0, 1), G=(0.5, 0.25), **kw):

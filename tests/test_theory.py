@@ -8,12 +8,12 @@ import numpy
 import pytest
 import sympy as sp
 
-from methods.schedules import adaptive_schedule, gluon_decreasing_schedule, horizon_schedule
-from problems.base import Constants
-from theory import (BadInput, bound_details, check_schedule, evaluate_bound, star_bound_details)
-from theory import inexact, symbols as S
-from theory import verify as V
-from theory.cli import register
+from gluon_mvr.methods.schedules import adaptive_schedule, gluon_decreasing_schedule, horizon_schedule
+from gluon_mvr.problems.base import Constants
+from gluon_mvr.theory import (BadInput, bound_details, check_schedule, evaluate_bound, star_bound_details)
+from gluon_mvr.theory import inexact, symbols as S
+from gluon_mvr.theory import verify as V
+from gluon_mvr.experiments.cli.theory import register
 
 
 # ----------------------------------------------------------------------------- verifier
@@ -92,7 +92,7 @@ def test_wrong_star_claims_rejected():
 
 @pytest.mark.parametrize("method", ["star-mvr2", "star-mvr3"])
 def test_wrong_star_mvr23_claims_rejected(method):
-    from theory.bounds_star import STEP
+    from gluon_mvr.theory.bounds_star import STEP
     assert V.check_star_exponent(method).passed and V.check_star_minimax(method).passed
     for wrong in (sp.Rational(-1, 3), sp.Rational(-1, 4), sp.Integer(-1)):
         assert not V.check_star_exponent(method, claimed=wrong).passed
@@ -118,7 +118,7 @@ def test_wrong_star_mvr23_steps_rejected():
     assert not V.check_star_unroll("mvr2", closed=swapped).passed
     assert not V.check_star_unroll("mvr3", closed=swapped).passed
     # u_k <= 2 exp(-q k) is false when h << q (the slow momentum mode), and so is 2 exp(-2 mu k)
-    from theory.bounds_star import MU
+    from gluon_mvr.theory.bounds_star import MU
     assert not V.check_star_initial_split(mu=S.q).passed
     assert not V.check_star_initial_split(mu=2 * MU).passed
 
@@ -195,7 +195,7 @@ def test_evaluate_bound_horizon_values(method):
 def test_evaluate_bound_none_cases():
     assert evaluate_bound("mvr1", 100, gluon_decreasing_schedule(1.0, 2), CONST, 1.0) is None
     assert evaluate_bound("nope", 100, horizon_schedule("mvr1", 100, CONST.L1), CONST, 1.0) is None
-    from methods.schedules import constant_schedule
+    from gluon_mvr.methods.schedules import constant_schedule
     big = constant_schedule(10.0, 2, beta=0.9)          # c_i < 0 for L1 = 0.5
     d = bound_details("gluon", 100, big, CONST, 1.0)
     assert d.value is None and "c_i > 0" in d.reason
@@ -222,8 +222,8 @@ STAR_NEW = ("star-mvr2", "star-mvr3")
 
 @pytest.mark.parametrize("method", STAR_NEW)
 def test_star_mvr23_bounds_finite_positive(method):
-    from problems import get_problem
-    from theory import STAR_METHODS, star_schedule
+    from gluon_mvr.problems import get_problem
+    from gluon_mvr.theory import STAR_METHODS, star_schedule
     assert method in STAR_METHODS
     p = get_problem("star", layers=2, dim=4)
     D = p.ball_radii()
@@ -272,9 +272,9 @@ STAR_SIM_PROBLEMS = [
 @pytest.mark.parametrize("method", ["mvr2", "mvr3"])
 @pytest.mark.parametrize("K", [200, 1000])
 def test_star_mvr23_simulation_below_bound(method, K, params):
-    from methods import run
-    from methods.schedules import star_horizon_schedule
-    from problems import get_problem
+    from gluon_mvr.methods import run
+    from gluon_mvr.methods.schedules import star_horizon_schedule
+    from gluon_mvr.problems import get_problem
     p = get_problem("star", **params)
     D = p.ball_radii()
     sched = star_horizon_schedule(method, K, D)

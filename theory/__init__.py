@@ -12,10 +12,10 @@ Public surface:
 Provenance: the update rules and headline rates are the papers' [C]; every constant, bound and
 parameter choice here is derived here [R] (see each docstring).
 """
-from .bounds_nonconvex import DETERMINISTIC, HORIZON_BOUND_METHODS, get_bound
-from .bounds_star import STAR_METHODS, get_star_bound, star_schedule
-from .check import BadInput, check_schedule
-from .numeric import BoundDetails, bound_details, evaluate_bound, frobenius_ratio, star_bound_details
+from gluon_mvr.theory.bounds_nonconvex import DETERMINISTIC, HORIZON_BOUND_METHODS, get_bound
+from gluon_mvr.theory.bounds_star import STAR_METHODS, get_star_bound, star_schedule
+from gluon_mvr.theory.check import BadInput, check_schedule
+from gluon_mvr.theory.numeric import BoundDetails, bound_details, evaluate_bound, frobenius_ratio, star_bound_details
 
 __all__ = ["evaluate_bound", "bound_details", "BoundDetails", "star_bound_details", "frobenius_ratio",
            "get_bound", "DETERMINISTIC", "HORIZON_BOUND_METHODS", "get_star_bound", "STAR_METHODS",

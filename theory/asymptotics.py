@@ -109,7 +109,7 @@ def affine_exponent(term_of, variables, probe_points) -> tuple:
     it (a ``ValueError`` if the exponent is not affine there, so a non-monomial term cannot
     pass silently).
     """
-    from .symbols import K
+    from gluon_mvr.theory.symbols import K
     n = len(variables)
     pts = [tuple(sp.Rational(v) for v in pt) for pt in probe_points]
     vals = [term_exponent(term_of(pt), K) for pt in pts]

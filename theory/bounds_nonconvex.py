@@ -64,7 +64,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from . import symbols as S
+from gluon_mvr.theory import symbols as S
 
 h = S.one_minus_beta
 

@@ -114,8 +114,8 @@ from functools import lru_cache
 
 import sympy as sp
 
-from . import symbols as S
-from .bounds_nonconvex import Aggregate
+from gluon_mvr.theory import symbols as S
+from gluon_mvr.theory.bounds_nonconvex import Aggregate
 
 h = S.one_minus_beta
 a = S.a

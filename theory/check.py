@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 
-from . import symbols as S
-from .asymptotics import term_exponent
-from .bounds_nonconvex import HORIZON_BOUND_METHODS, get_bound
+from gluon_mvr.theory import symbols as S
+from gluon_mvr.theory.asymptotics import term_exponent
+from gluon_mvr.theory.bounds_nonconvex import HORIZON_BOUND_METHODS, get_bound
 
 _FUNCS = {"sqrt": sp.sqrt, "log": sp.log, "ln": sp.log, "exp": sp.exp, "Min": sp.Min, "Max": sp.Max,
           "min": sp.Min, "max": sp.Max, "Rational": sp.Rational}

@@ -41,7 +41,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from . import symbols as S
+from gluon_mvr.theory import symbols as S
 
 L = sp.Symbol("L", positive=True)
 A_GRAD = sp.Symbol("a_grad", positive=True)   # ||grad_i f||_* (or ||M_i||_*)
@@ -107,7 +107,7 @@ def stochastic_leading_bound_full():
     higher than :math:`K^{-1/4}` under the horizon scaling, with :math:`2-h\\to2`, :math:`1-h\\to1`;
     :mod:`theory.verify` checks that this reproduces :func:`stochastic_leading_bound`.
     """
-    from .bounds_nonconvex import get_bound
+    from gluon_mvr.theory.bounds_nonconvex import get_bound
     b = get_bound("gluon")
     h = S.one_minus_beta
     terms = dict(b.homogeneous_terms(p=1, w=1))

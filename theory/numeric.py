@@ -19,9 +19,9 @@ from functools import lru_cache
 import numpy
 import sympy as sp
 
-from . import symbols as S
-from .bounds_nonconvex import DETERMINISTIC, HORIZON_BOUND_METHODS, get_bound
-from .bounds_star import STAR_METHODS, get_star_bound
+from gluon_mvr.theory import symbols as S
+from gluon_mvr.theory.bounds_nonconvex import DETERMINISTIC, HORIZON_BOUND_METHODS, get_bound
+from gluon_mvr.theory.bounds_star import STAR_METHODS, get_star_bound
 
 _LAYER_ARGS = (S.t, S.delta, S.L0, S.L1, S.ell, S.sigma, S.rho, S.kappa, S.w, S.D,
                S.one_minus_beta, S.q)
@@ -252,7 +252,7 @@ def star_bound_details(method: str, K: int, constants, r0: float, radii, *, a=No
     schedule :math:`q=c\,a` with ``c != 1``), and their ``one_minus_beta`` to
     :math:`1-\beta=1/2` (``methods.schedules.DEFAULT_BETA``).
     """
-    from .bounds_star import star_schedule
+    from gluon_mvr.theory.bounds_star import star_schedule
     if method not in STAR_METHODS:
         return _fail(method, f"no star-convex bound for {method!r}; allowed: {', '.join(STAR_METHODS)}")
     b = get_star_bound(method)

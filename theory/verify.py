@@ -28,12 +28,12 @@ from dataclasses import dataclass
 import numpy
 import sympy as sp
 
-from . import symbols as S
-from .asymptotics import affine_exponent, max_affine, minimax_exponent, term_exponent
-from .bounds_nonconvex import (C_DRIFT, C_NO_DRIFT, CORR_H, DETERMINISTIC, HORIZON_BOUND_METHODS,
+from gluon_mvr.theory import symbols as S
+from gluon_mvr.theory.asymptotics import affine_exponent, max_affine, minimax_exponent, term_exponent
+from gluon_mvr.theory.bounds_nonconvex import (C_DRIFT, C_NO_DRIFT, CORR_H, DETERMINISTIC, HORIZON_BOUND_METHODS,
                                NOISE_H, get_bound, symbolic_cap)
-from .bounds_star import STAR_METHODS, get_star_bound
-from . import inexact
+from gluon_mvr.theory.bounds_star import STAR_METHODS, get_star_bound
+from gluon_mvr.theory import inexact
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ PROBES = (("3/4", "1/2"), ("7/8", "1/2"), ("3/4", "5/8"), ("5/6", "1/3"))
 
 def check_minimax(method, claimed_point=None, forms=None) -> Check:
     """The claimed exponents (x, y) minimise the rate exponent max_j e_j(x, y) (terms balance)."""
-    from methods.schedules import horizon_exponents
+    from gluon_mvr.methods.schedules import horizon_exponents
     b = get_bound(method)
     claimed_point = horizon_exponents(method) if claimed_point is None else claimed_point
     claimed_point = tuple(sp.nsimplify(v) for v in claimed_point)
@@ -489,7 +489,7 @@ def check_star_initial_split(mu=None, samples=2000) -> Check:
     counterexample fails): exact :math:`u_k` by its recursion :math:`u_k=\beta u_{k-1}+h(1-q)^k`
     on random :math:`(h, q, k)` including extreme ratios.
     """
-    from .bounds_star import MU
+    from gluon_mvr.theory.bounds_star import MU
     mu = MU if mu is None else mu
     hh = S.one_minus_beta
     k, j = sp.symbols("k_sum j_sum", positive=True, integer=True)
@@ -524,8 +524,8 @@ def check_star_initial_split(mu=None, samples=2000) -> Check:
 
 def check_star_schedule(method) -> Check:
     """``methods.schedules.star_horizon_schedule`` (default scales) equals :func:`star_schedule`."""
-    from methods.schedules import star_horizon_schedule
-    from .bounds_star import STAR_ESTIMATOR, star_schedule
+    from gluon_mvr.methods.schedules import star_horizon_schedule
+    from gluon_mvr.theory.bounds_star import STAR_ESTIMATOR, star_schedule
     bad = []
     for K in (2, 10, 137, 1000, 10 ** 5):
         sym = star_schedule(method, K)
@@ -542,7 +542,7 @@ def check_star_schedule(method) -> Check:
 # ================================================================== schedules.py agreement
 def check_schedule_exponents(method) -> Check:
     """``horizon_exponents`` equals the exponents of the symbolic horizon choices."""
-    from methods.schedules import horizon_exponents
+    from gluon_mvr.methods.schedules import horizon_exponents
     b = get_bound(method)
     a_num, b_num = horizon_exponents(method)
     second = b.exponent_params[1]
@@ -558,7 +558,7 @@ def check_schedule_numbers(method, Ks=(8, 100, 4096, 10 ** 6), L1s=(0.0, 0.5, 3.
     """``horizon_schedule`` and ``radius_cap`` equal the symbolic formulas at sample points, and
     there the bound's descent coefficient is at least 1/4 (1/2 for MVR-1), once
     :math:`\\beta\\ge1/2` for the drift methods (``K0``, see :func:`k0_checks`)."""
-    from methods.schedules import horizon_schedule, radius_cap
+    from gluon_mvr.methods.schedules import horizon_schedule, radius_cap
     b = get_bound(method)
     h = S.one_minus_beta
     floor = 0.5 if method == "mvr1" else 0.25
@@ -594,7 +594,7 @@ def check_schedule_numbers(method, Ks=(8, 100, 4096, 10 ** 6), L1s=(0.0, 0.5, 3.
 # ================================================================== check CLI self-test
 def check_theory_check_example() -> Check:
     """``theory check`` on mvr1 with radius K^-3/4, 1-beta = K^-1/2 reports K^-1/4, not attained."""
-    from .check import check_schedule
+    from gluon_mvr.theory.check import check_schedule
     r = check_schedule("mvr1", "K**(-3/4)", "K**(-1/2)", None)
     good = check_schedule("mvr1", "K**(-2/3)", "K**(-2/3)", None)
     ok = r.exponent == sp.Rational(-1, 4) and not r.attained and good.attained

@@ -20,14 +20,14 @@ import math
 
 import numpy
 
-from methods.backend import array_namespace
-from methods.layout import Layout
-from methods.norms import NORM_NAMES
+from gluon_mvr.methods.backend import array_namespace
+from gluon_mvr.methods.layout import Layout
+from gluon_mvr.methods.norms import NORM_NAMES
 
-from ..base import Constants, Problem
-from ..noise_models import SEPARABLE_NOISES, make_noise
-from ..norm_equivalence import kappa, rho
-from ..registry import Param
+from gluon_mvr.problems.base import Constants, Problem
+from gluon_mvr.problems.noise_models import SEPARABLE_NOISES, make_noise
+from gluon_mvr.problems.norm_equivalence import kappa, rho
+from gluon_mvr.problems.registry import Param
 
 
 def common_params(noise_default: str = "additive") -> dict:
@@ -168,7 +168,7 @@ class SeparableProblem(Problem):
         :math:`\|X_i - Y_i\|_{(i)} \le` ``pair_radius`` when the family states A1 for close
         pairs only.
         """
-        from ..constants_estimation import frobenius_sq, layer_norms
+        from gluon_mvr.problems.constants_estimation import frobenius_sq, layer_norms
         ok = numpy.ones(X[0].shape[0], dtype=bool)
         if self.noise_model.name == "curvature":
             C = self.center(numpy, "float64")
@@ -188,7 +188,7 @@ class SeparableProblem(Problem):
         close pairs, else :math:`R_i`), so both local and distant pairs are seen.  Every pair
         moves every layer, as a Gluon step does.
         """
-        from methods.norms import get_norm
+        from gluon_mvr.methods.norms import get_norm
         geom = get_norm(self.norm)
         Xs, Ys = [], []
         for i, (m, n_) in enumerate(self.layout.shapes):

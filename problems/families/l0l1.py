@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import math
 
-from ..registry import Param, register_family
-from ._common import SeparableProblem, common_params, per_layer_values
-from .quadratic import shapes_from
+from gluon_mvr.problems.registry import Param, register_family
+from gluon_mvr.problems.families._common import SeparableProblem, common_params, per_layer_values
+from gluon_mvr.problems.families.quadratic import shapes_from
 
 
 class L0L1Problem(SeparableProblem):
@@ -57,7 +57,7 @@ class L0L1Problem(SeparableProblem):
         p = len(shapes)
         L0 = per_layer_values("l0l1", "L0", L0, p, strict=True)
         L1 = per_layer_values("l0l1", "L1", L1, p, strict=True)
-        from ..norm_equivalence import kappa, rho
+        from gluon_mvr.problems.norm_equivalence import kappa, rho
         rhos = [rho(norm, s) for s in shapes]
         kaps = [kappa(norm, s) for s in shapes]
         self.a = tuple(l0 / (r * r) for l0, r in zip(L0, rhos))

@@ -28,9 +28,9 @@ from __future__ import annotations
 import numpy
 from scipy.optimize import brentq
 
-from ..registry import Param, register_family
-from ._common import SeparableProblem, common_params, per_layer_values
-from .quadratic import shapes_from
+from gluon_mvr.problems.registry import Param, register_family
+from gluon_mvr.problems.families._common import SeparableProblem, common_params, per_layer_values
+from gluon_mvr.problems.families.quadratic import shapes_from
 
 
 class NonconvexProblem(SeparableProblem):
@@ -101,7 +101,7 @@ class NonconvexProblem(SeparableProblem):
         for i, (c, (m, n)) in enumerate(zip(self._C, self.layout.shapes)):
             roots, _ = self.scalar_stationary_points(i)
             layers.append(c + roots[int(choice[i])] * numpy.ones((m, n)))
-        from ._common import stack_layers
+        from gluon_mvr.problems.families._common import stack_layers
         return [xp.repeat(g, S, axis=0) for g in stack_layers(self.layout, layers, xp, dtype)]
 
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy
 
-from methods.backend import array_namespace
-from methods.layout import Layout
-from methods.norms import NORM_NAMES, get_norm
+from gluon_mvr.methods.backend import array_namespace
+from gluon_mvr.methods.layout import Layout
+from gluon_mvr.methods.norms import NORM_NAMES, get_norm
 
-from ..base import Constants, Problem
-from ..noise import draw_gaussian
-from ..registry import Param, register_family
+from gluon_mvr.problems.base import Constants, Problem
+from gluon_mvr.problems.noise import draw_gaussian
+from gluon_mvr.problems.registry import Param, register_family
 
 
 def shapes_from(layers: int, dim: int, shapes: str):

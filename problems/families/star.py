@@ -42,11 +42,11 @@ from __future__ import annotations
 
 import numpy
 
-from methods.backend import array_namespace
+from gluon_mvr.methods.backend import array_namespace
 
-from ..registry import Param, register_family
-from ._common import SeparableProblem, common_params, per_layer_values, stack_layers
-from .quadratic import shapes_from
+from gluon_mvr.problems.registry import Param, register_family
+from gluon_mvr.problems.families._common import SeparableProblem, common_params, per_layer_values, stack_layers
+from gluon_mvr.problems.families.quadratic import shapes_from
 
 GROWTHS = ("quadratic", "linear")
 STARTS = ("offset", "origin")

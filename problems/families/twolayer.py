@@ -48,16 +48,16 @@ import math
 
 import numpy
 
-from methods.backend import array_namespace
-from methods.layout import Layout
-from methods.norms import NORM_NAMES, get_norm
+from gluon_mvr.methods.backend import array_namespace
+from gluon_mvr.methods.layout import Layout
+from gluon_mvr.methods.norms import NORM_NAMES, get_norm
 
-from ..base import Constants, Problem
-from ..noise_models import make_noise
-from ..norm_equivalence import rho as rho_of
-from ..registry import Param, register_family
-from .. import constants_estimation as est
-from .quadratic import shapes_from
+from gluon_mvr.problems.base import Constants, Problem
+from gluon_mvr.problems.noise_models import make_noise
+from gluon_mvr.problems.norm_equivalence import rho as rho_of
+from gluon_mvr.problems.registry import Param, register_family
+from gluon_mvr.problems import constants_estimation as est
+from gluon_mvr.problems.families.quadratic import shapes_from
 
 TWOLAYER_NOISES = ("minibatch", "additive", "heavy")
 BALANCE = 4.0    # largest ratio of two layers' moves in a pair of the declared region
@@ -255,7 +255,7 @@ class TwoLayerProblem(Problem):
         """Iterates of Gluon (constant radii ``radius/2`` and ``radius``, the region's largest
         step; beta 0.9, minibatch noise) from :math:`W^0`, so the estimate also sees the points
         an optimizer visits, with steps up to the edge of the region; ``(X, Y)`` pairs."""
-        from methods import constant_schedule, run
+        from gluon_mvr.methods import constant_schedule, run
         Xs, Ys = [], []
         for frac in (0.5, 1.0):
             traj = run(self, "gluon", steps, 4, root_seed=seed,

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy
 
-from methods.presets import get_method
-from methods.schedules import horizon_schedule
-from problems import get_problem
+from gluon_mvr.methods.presets import get_method
+from gluon_mvr.methods.schedules import horizon_schedule
+from gluon_mvr.problems import get_problem
 
-from .lmo_error import DTYPES, MEASURES, lmo_deltas, measure_stack
-from .lmo_replay import replay
+from gluon_mvr.experiments.studies.lmo.error import DTYPES, MEASURES, lmo_deltas, measure_stack
+from gluon_mvr.experiments.studies.lmo.replay import replay
 
 #: the problem families of the measurements, at small sizes (family -> params)
 FAMILIES = {"quadratic": {"layers": 2, "dim": 8},

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy
 
-from methods.loop import run
-from methods.presets import get_method
-from methods.schedules import Schedule
+from gluon_mvr.methods.loop import run
+from gluon_mvr.methods.presets import get_method
+from gluon_mvr.methods.schedules import Schedule
 
 
 @dataclass

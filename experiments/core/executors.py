@@ -23,7 +23,7 @@ def execute(cells, store, executor: str = "serial", scheduler: str | None = None
     Returns the number of cells computed.  ``progress`` is called once per finished cell;
     ``runner`` replaces :func:`experiments.cells.run_cell` (instrumentation, fault injection).
     """
-    from .cells import environment, package_version, run_cell
+    from gluon_mvr.experiments.core.cells import environment, package_version, run_cell
 
     run_cell = runner or run_cell
 

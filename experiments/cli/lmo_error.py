@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from methods.backend import to_python
+from gluon_mvr.methods.backend import to_python
 
 PARTS = ("measure", "bound", "coupling")
 
@@ -90,9 +90,9 @@ def _ratios(raw):
 
 def validate(args) -> dict:
     """Plain configuration from parsed arguments; raises :class:`BadInput`."""
-    from problems.registry import family_names, parse_param_pairs
+    from gluon_mvr.problems.registry import family_names, parse_param_pairs
 
-    from .lmo_error import APPROXIMATIONS, DTYPES
+    from gluon_mvr.experiments.studies.lmo.error import APPROXIMATIONS, DTYPES
     parts = _list("--parts", args.parts, PARTS)
     if args.coupling and "coupling" not in parts:
         parts.append("coupling")
@@ -133,11 +133,11 @@ def _run_part(fn, total, desc, progress):
 
 def run(cfg: dict, progress: bool = True) -> tuple:
     """Run the selected parts; return ``(doc, failed)``."""
-    from .lmo_bound import DEFAULT_LMOS, bound_check
-    from .lmo_coupling import coupling
-    from .lmo_error import worst_case_table
-    from .lmo_momenta import RUN_METHODS, momenta_table
-    from .lmo_report import known_facts
+    from gluon_mvr.experiments.studies.lmo.bound import DEFAULT_LMOS, bound_check
+    from gluon_mvr.experiments.studies.lmo.coupling import coupling
+    from gluon_mvr.experiments.studies.lmo.error import worst_case_table
+    from gluon_mvr.experiments.studies.lmo.momenta import RUN_METHODS, momenta_table
+    from gluon_mvr.experiments.studies.lmo.report import known_facts
 
     seeds = tuple(range(cfg["seeds"]))
     doc = {"config": cfg, "provenance": {
@@ -172,7 +172,7 @@ def run(cfg: dict, progress: bool = True) -> tuple:
         failed |= any(not r["ok"] for r in doc["bound_check"])
         timings["bound"] = time.perf_counter() - t0
     if "coupling" in cfg["parts"]:
-        from .lmo_coupling import default_levels
+        from gluon_mvr.experiments.studies.lmo.coupling import default_levels
         t0 = time.perf_counter()
         levels = default_levels()
         doc["coupling"] = _run_part(lambda p: coupling(cfg["coupling_problem"], cfg["coupling_params"],
@@ -186,7 +186,7 @@ def run(cfg: dict, progress: bool = True) -> tuple:
 
 
 def format_doc(doc) -> str:
-    from .lmo_report import format_bound, format_coupling, format_facts, format_momenta, format_worst_case
+    from gluon_mvr.experiments.studies.lmo.report import format_bound, format_coupling, format_facts, format_momenta, format_worst_case
     out = ["inexact LMO (THEORY.md §6): delta = spectral error ||lmo~ - lmo|| (float64 SVD), "
            "alignment 1 - <M, -lmo~>/||M||_*, overshoot ||lmo~|| - 1", format_facts(doc["known_facts"])]
     if "worst_case" in doc:
@@ -200,8 +200,8 @@ def format_doc(doc) -> str:
 
 
 def _store(doc, path):
-    from .cells import canonical, cell_key, environment, package_version
-    from .store import ResultStore
+    from gluon_mvr.experiments.core.cells import canonical, cell_key, environment, package_version
+    from gluon_mvr.experiments.core.store import ResultStore
     config = {"kind": "lmo-error", **{k: v for k, v in doc["config"].items() if k not in ("json", "store")},
               "version": package_version()}
     key = cell_key(config)

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 import numpy
 
-from methods.presets import get_method
-from methods.schedules import horizon_schedule, star_horizon_schedule
-from problems import get_problem
+from gluon_mvr.methods.presets import get_method
+from gluon_mvr.methods.schedules import horizon_schedule, star_horizon_schedule
+from gluon_mvr.problems import get_problem
 
-from .cells import cell_key, make_cell
-from .config import RateCheckConfig
-from .executors import execute
-from .fitting import fit_rate, mean_interval, verdict
-from .store import ResultStore
+from gluon_mvr.experiments.core.cells import cell_key, make_cell
+from gluon_mvr.experiments.core.config import RateCheckConfig
+from gluon_mvr.experiments.core.executors import execute
+from gluon_mvr.experiments.core.fitting import fit_rate, mean_interval, verdict
+from gluon_mvr.experiments.core.store import ResultStore
 
 # Claimed exponents [C] by estimator: G_K (stationarity, THEORY §4) and the star-convex gap
 # E f(X^K) - f* (THEORY §5, up to log factors).  LOG_POWER: the power of ln K that the star
@@ -192,7 +192,7 @@ def bound_for_cell(cfg: RateCheckConfig, method: str, K: int, instance=None):
         problem = get_problem(cfg.problem, **cell_params(cfg, method, K, instance))
         spec = get_method(method)
         if cfg.criterion == "gap":
-            from theory.numeric import star_bound_details
+            from gluon_mvr.theory.numeric import star_bound_details
             name = STAR_BOUND_NAME.get(spec.estimator)
             if name is None or spec.geometry != "problem":
                 return None
@@ -202,7 +202,7 @@ def bound_for_cell(cfg: RateCheckConfig, method: str, K: int, instance=None):
                                    a=sched.radius[0] / sched.ball[0], one_minus_beta=sched.one_minus_beta,
                                    q=sched.q, shapes=problem.layout.shapes).value
         else:
-            from theory import evaluate_bound
+            from gluon_mvr.theory import evaluate_bound
             sched = horizon_schedule(spec.schedule_family, K, problem.constants.L1, cfg.radius_scale,
                                      cfg.momentum_scale, cfg.beta)
             b = evaluate_bound(method, K, sched, problem.constants, problem.delta0(),

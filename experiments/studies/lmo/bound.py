@@ -22,11 +22,11 @@ import math
 
 import numpy
 
-from methods.inexact import ControlledErrorLMO
-from methods.presets import build_norm
+from gluon_mvr.methods.inexact import ControlledErrorLMO
+from gluon_mvr.methods.presets import build_norm
 
-from .lmo_momenta import DeltaTracker, build_family, layer_norm_names, theory_schedule
-from .lmo_replay import replay
+from gluon_mvr.experiments.studies.lmo.momenta import DeltaTracker, build_family, layer_norm_names, theory_schedule
+from gluon_mvr.experiments.studies.lmo.replay import replay
 
 #: default inexact LMOs of the check: (label, kind, option)
 DEFAULT_LMOS = (("exact", "exact", 0), ("ns-jordan", "ns", 2), ("ns-jordan", "ns", 5),
@@ -57,7 +57,7 @@ def lmo_name(label, kind, option) -> str:
 
 
 def _bound(method, K, sched, problem, delta):
-    from theory import bound_details
+    from gluon_mvr.theory import bound_details
     d = bound_details(method, K, sched, problem.constants, problem.delta0(), delta=delta,
                       shapes=problem.layout.shapes)
     return d.value, d.reason
@@ -115,7 +115,7 @@ def check_run(problem, method: str, K: int, seeds, lmo=("exact", "exact", 0), *,
 def bound_check(families=None, methods=("gluon", "mvr1"), lmos=DEFAULT_LMOS, K: int = 300,
                 seeds=(0, 1, 2, 3), ns_dtypes=("float64",), family_params=None, progress=None) -> list:
     """:func:`check_run` over families x methods x LMOs x NS working dtypes."""
-    from .lmo_momenta import FAMILIES
+    from gluon_mvr.experiments.studies.lmo.momenta import FAMILIES
     rows = []
     for fam in (families or tuple(FAMILIES)):
         problem = build_family(fam, (family_params or {}).get(fam))

@@ -1,4 +1,4 @@
-"""``gluon-mvr figs`` (also ``python -m paper_figs``): regenerate every figure from the store.
+"""``gluon-mvr figs`` (also ``python -m gluon_mvr.paper_figs``): regenerate every figure from the store.
 
 Exit codes: 0 success; 2 bad input (one line naming the option).
 """
@@ -10,7 +10,7 @@ import time
 
 
 def _add_arguments(p):
-    from .build import DEFAULT_OUT, DEFAULT_STORE, FIGURES
+    from gluon_mvr.paper_figs.build import DEFAULT_OUT, DEFAULT_STORE, FIGURES
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder for the PNG and PDF files (default {DEFAULT_OUT}/)")
     p.add_argument("--store", default=DEFAULT_STORE,
                    help=f"SQLite result store: cells found there are reused, missing ones run and stored "
@@ -31,7 +31,7 @@ def register(subparsers):
 
 
 def _cmd(args) -> int:
-    from .build import FIGURES, build_all
+    from gluon_mvr.paper_figs.build import FIGURES, build_all
     only = None
     if args.only:
         only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -50,7 +50,7 @@ def _cmd(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paper_figs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gluon_mvr.paper_figs", description=__doc__.splitlines()[0])
     _add_arguments(parser)
     try:
         args = parser.parse_args(argv)

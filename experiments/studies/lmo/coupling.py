@@ -32,11 +32,11 @@ import math
 
 import numpy
 
-from methods.schedules import Schedule
+from gluon_mvr.methods.schedules import Schedule
 
-from .lmo_bound import lmo_builder, lmo_name
-from .lmo_momenta import DeltaTracker, build_family, layer_norm_names
-from .lmo_replay import replay
+from gluon_mvr.experiments.studies.lmo.bound import lmo_builder, lmo_name
+from gluon_mvr.experiments.studies.lmo.momenta import DeltaTracker, build_family, layer_norm_names
+from gluon_mvr.experiments.studies.lmo.replay import replay
 
 CONTROLLED_DELTAS = (0.1, 0.2, 0.4, 0.6, 0.8)
 CONTROLLED_MODES = ("random", "adversarial", "overshoot")
@@ -80,7 +80,7 @@ def _safe_refine(x, y):
 
 
 def _bound_grid(problem, K, t, h, delta):
-    from theory import evaluate_bound
+    from gluon_mvr.theory import evaluate_bound
     p = problem.layout.n_layers
     out = numpy.full((len(t), len(h)), numpy.nan)
     if delta >= 1:
@@ -95,7 +95,7 @@ def _bound_grid(problem, K, t, h, delta):
 
 
 def _bound_value(problem, K, t, h, delta):
-    from theory import evaluate_bound
+    from gluon_mvr.theory import evaluate_bound
     p = problem.layout.n_layers
     sched = Schedule(radius=(float(t),) * p, one_minus_beta=float(min(1.0, h)), label="grid")
     v = evaluate_bound("gluon", K, sched, problem.constants, problem.delta0(), delta=[delta] * p,

@@ -17,7 +17,7 @@ def _write_json(path, payload):
 
 
 def _verify(args) -> int:
-    from .verify import run_all
+    from gluon_mvr.theory.verify import run_all
     checks = run_all()
     width = max(len(c.name) for c in checks)
     for c in checks:
@@ -32,7 +32,7 @@ def _verify(args) -> int:
 
 
 def _check(args) -> int:
-    from .check import BadInput, check_schedule
+    from gluon_mvr.theory.check import BadInput, check_schedule
     try:
         result = check_schedule(args.method, args.radius, args.momentum, args.q)
     except BadInput as exc:

@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import numpy
 
-from methods.inexact import ns_input_scale, singular_value_map
-from methods.norms import SpectralNorm
-from methods.presets import build_norm
+from gluon_mvr.methods.inexact import ns_input_scale, singular_value_map
+from gluon_mvr.methods.norms import SpectralNorm
+from gluon_mvr.methods.presets import build_norm
 
 #: approximations by CLI name -> coefficient set of :mod:`methods.inexact`
 APPROXIMATIONS = {"ns-jordan": "jordan", "ns-cubic": "cubic", "ns-quintic": "quintic",

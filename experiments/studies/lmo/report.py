@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy
 
-from .lmo_error import worst_case
+from gluon_mvr.experiments.studies.lmo.error import worst_case
 
 FACT_STEPS = range(1, 11)
 

@@ -15,7 +15,7 @@ import json
 import math
 import sys
 
-from . import constants_estimation as est
+from gluon_mvr.problems import constants_estimation as est
 
 TRAJECTORIES = ("run", "none")
 
@@ -84,13 +84,13 @@ def handler(args) -> int:
             return 0
         if args.trajectory not in TRAJECTORIES:
             raise InputError(f"--trajectory: allowed values {', '.join(TRAJECTORIES)}; got {args.trajectory!r}")
-        from .certify import certify
-        from .registry import get_problem, parse_param_pairs
+        from gluon_mvr.problems.certify import certify
+        from gluon_mvr.problems.registry import get_problem, parse_param_pairs
         try:
             problem = get_problem(args.problem, **parse_param_pairs(args.param))
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        from methods.presets import METHOD_NAMES
+        from gluon_mvr.methods.presets import METHOD_NAMES
         if args.method not in METHOD_NAMES:
             raise InputError(f"--method: allowed values {', '.join(METHOD_NAMES)}; got {args.method!r}")
         cert = certify(problem, n_pairs=_int("pairs", args.pairs, 1), draws=_int("draws", args.draws, 2),

@@ -15,11 +15,11 @@ import sys
 
 import numpy
 
-from methods.loop import run
-from methods.presets import get_method
-from methods.schedules import (DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule,
+from gluon_mvr.methods.loop import run
+from gluon_mvr.methods.presets import get_method
+from gluon_mvr.methods.schedules import (DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule,
                                star_horizon_schedule)
-from problems import get_problem
+from gluon_mvr.problems import get_problem
 
 CURVE_POINTS = 100
 
@@ -33,7 +33,7 @@ def cell_key(config: dict) -> str:
 
 
 def package_version() -> str:
-    from experiments import __version__
+    from gluon_mvr._version import __version__
     return __version__
 
 

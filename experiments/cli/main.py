@@ -1,4 +1,4 @@
-"""The ``gluon-mvr`` command line (also ``python -m experiments``).
+"""The ``gluon-mvr`` command line (also ``python -m gluon_mvr``).
 
 Exit codes: 0 success; 1 a failed verification (a ``slower`` verdict, a violated bound, a
 constant not certified); 2 bad input (one line naming the field and the allowed values).
@@ -10,7 +10,11 @@ import json
 import os
 import sys
 
-from . import __version__
+from gluon_mvr._version import __version__
+from gluon_mvr.experiments.cli import constants as constants_cli
+from gluon_mvr.experiments.cli import figs as figs_cli
+from gluon_mvr.experiments.cli import lmo_error as lmo_error_cli
+from gluon_mvr.experiments.cli import theory as theory_cli
 
 
 def _add_rate_check(sub):
@@ -52,10 +56,10 @@ def _add_rate_check(sub):
 
 
 def _cmd_rate_check(args):
-    from problems.registry import parse_param_pairs
+    from gluon_mvr.problems.registry import parse_param_pairs
 
-    from .config import ConfigError, load_toml, merge, validate
-    from .rate_check import format_table, rate_check
+    from gluon_mvr.experiments.core.config import ConfigError, load_toml, merge, validate
+    from gluon_mvr.experiments.studies.rate_check import format_table, rate_check
 
     try:
         file_cfg = load_toml(args.config) if args.config else {}
@@ -79,8 +83,8 @@ def _cmd_rate_check(args):
     progress = bar.update if bar else None
     try:
         if cfg.tuned:
-            from .store import ResultStore
-            from .tuning import format_tuned, tune
+            from gluon_mvr.experiments.core.store import ResultStore
+            from gluon_mvr.experiments.studies.tuning import format_tuned, tune
             store_path = cfg.store
             results = tune(cfg, ResultStore(cfg.store), progress=progress)
             table = format_tuned(results, cfg.problem)
@@ -115,7 +119,7 @@ def _add_results(sub):
 
 
 def _cmd_export(args):
-    from .store import ResultStore
+    from gluon_mvr.experiments.core.store import ResultStore
     if not os.path.exists(args.store):
         print(f"gluon-mvr results export: error: store: no such file {args.store}", file=sys.stderr)
         return 2
@@ -124,22 +128,15 @@ def _cmd_export(args):
     return 0
 
 
-def _optional_register(sub, module):
-    try:
-        mod = __import__(module, fromlist=["register"])
-    except ImportError:
-        return
-    mod.register(sub)
-
-
 def build_parser():
     parser = argparse.ArgumentParser(prog="gluon-mvr", description="Check the rates of Gluon and MVR-Gluon on certified synthetic problems.")
     parser.add_argument("--version", action="version", version=f"gluon-mvr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_rate_check(sub)
     _add_results(sub)
-    for module in ("theory.cli", "problems.cli", "experiments.lmo_cli", "paper_figs.cli"):
-        _optional_register(sub, module)
+    # every subcommand is registered explicitly: a broken one fails here, loudly (tests build it)
+    for module in (theory_cli, constants_cli, lmo_error_cli, figs_cli):
+        module.register(sub)
     return parser
 
 

@@ -6,12 +6,12 @@ import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from methods.backend import DEVICES
-from methods.presets import INEXACT_LMOS, METHOD_NAMES
-from methods.schedules import DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE
-from problems.registry import get_family
+from gluon_mvr.methods.backend import DEVICES
+from gluon_mvr.methods.presets import INEXACT_LMOS, METHOD_NAMES
+from gluon_mvr.methods.schedules import DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE
+from gluon_mvr.problems.registry import get_family
 
-from .executors import EXECUTORS
+from gluon_mvr.experiments.core.executors import EXECUTORS
 
 # The embedded default problem: layered quadratics in the spectral norm (Muon's geometry) with
 # enough gradient noise that the noise terms, not the transient, set G_K at every horizon.
@@ -197,8 +197,8 @@ def validate(raw: dict) -> RateCheckConfig:
 
 def _check_scale_param(cfg, fam):
     """``scale_param`` must name a float param of the family, and every method needs a claimed rate."""
-    from .rate_check import THEORY_EXPONENT
-    from methods.presets import get_method
+    from gluon_mvr.experiments.studies.rate_check import THEORY_EXPONENT
+    from gluon_mvr.methods.presets import get_method
     floats = sorted(k for k, p in fam.params.items() if p.type is float)
     if cfg.scale_param not in floats:
         raise ConfigError(f"scale_param: must be a numeric param of problem {cfg.problem!r}; "

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import numpy
 
-from methods.presets import get_method
-from methods.schedules import horizon_schedule
-from problems import get_problem
+from gluon_mvr.methods.presets import get_method
+from gluon_mvr.methods.schedules import horizon_schedule
+from gluon_mvr.problems import get_problem
 
-from .cells import cell_key, make_cell
-from .executors import execute
-from .fitting import fit_rate, verdict
+from gluon_mvr.experiments.core.cells import cell_key, make_cell
+from gluon_mvr.experiments.core.executors import execute
+from gluon_mvr.experiments.core.fitting import fit_rate, verdict
 
 POINTS_PER_DECADE = 4
 REFINE_PER_DECADE = 12
@@ -155,7 +155,7 @@ def tune(cfg, store, span: int = 2, search_seeds: int = 4, progress=None):
                           "evaluated": len(s.evaluated), "at_grid_edge": bool(edge), "step": step})
         G = numpy.array(finals).T
         fit = fit_rate(cfg.horizons, G, tail=cfg.tail, n_boot=cfg.bootstrap, seed=cfg.root_seed)
-        from .rate_check import theory_exponent
+        from gluon_mvr.experiments.studies.rate_check import theory_exponent
         th = theory_exponent(m)
         logK = numpy.log(cfg.horizons)
         r_slope = float(numpy.polyfit(logK, numpy.log([p["radius"][0] for p in per_K]), 1)[0])
