@@ -1,4 +1,4 @@
-r"""Gradient estimators: how the direction :math:`M^k` fed to the LMO is formed (THEORY.md §3).
+r"""Gradient estimators: how the direction :math:`M^k` fed to the LMO is formed (docs/theory.md §3).
 
 Each estimator works on one stacked group array at a time (the loop maps it over groups) and
 is stateless: its state is a tuple of arrays passed in and returned, so a seed batch is just a

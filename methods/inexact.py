@@ -1,4 +1,4 @@
-r"""Inexact spectral LMOs: Newton–Schulz iterations and a controlled-error oracle (THEORY.md §6).
+r"""Inexact spectral LMOs: Newton–Schulz iterations and a controlled-error oracle (docs/theory.md §6).
 
 Newton–Schulz [C, Jordan 2024; Polar Express, arXiv 2505.16932]: normalise
 :math:`X_0 = G/(c\|G\|_F + \epsilon)`, work in the wide orientation (``m <= n``, transposing a
@@ -130,7 +130,7 @@ ERROR_MODES = ("random", "adversarial", "overshoot")
 
 class ControlledErrorLMO(Norm):
     r"""Exact LMO plus a controlled error: :math:`\widetilde{\mathrm{lmo}}(M) = \mathrm{lmo}(M) + \delta E`,
-    :math:`\|E\| \le 1` in the layer's norm (the error model of THEORY.md §6).
+    :math:`\|E\| \le 1` in the layer's norm (the error model of docs/theory.md §6).
 
     ``mode``: ``'adversarial'`` takes :math:`E = -\mathrm{lmo}(M)` (alignment exactly
     :math:`1-\delta`, the worst case of :math:`\langle M,\widetilde{\mathrm{lmo}}\rangle \le -(1-\delta)\|M\|_*`);

@@ -1,4 +1,4 @@
-r"""Layer norms, their duals and their linear minimization oracles (THEORY.md §1).
+r"""Layer norms, their duals and their linear minimization oracles (docs/theory.md §1).
 
 Every norm acts on the last two axes of an array ``(..., m, n)`` (``m`` = d_out, ``n`` = d_in);
 leading axes are a batch (seeds, stacked layers) handled without Python loops.  For each norm
@@ -10,7 +10,7 @@ leading axes are a batch (seeds, stacked layers) handled without Python loops.  
 so that ``X + t * lmo(M)`` is the Gluon step of radius ``t``.  ``rho(shape)`` is the
 norm-equivalence constant :math:`\|Z\|_* \le \rho\,\|Z\|_F`; by duality it also gives
 :math:`\|X\|_F \le \rho\,\|X\|`.  All closed forms are the standard ones of the catalogue
-(THEORY.md §1, tagged [C]/standard facts).
+(docs/theory.md §1, tagged [C]/standard facts).
 """
 from __future__ import annotations
 

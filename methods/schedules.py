@@ -1,7 +1,7 @@
 r"""Radius (= stepsize), momentum and MVR-mixing schedules, per layer.
 
 A schedule gives, at iteration ``k`` (0-based), the per-layer radii :math:`t_i^k`, the weight
-:math:`\beta_k` on the old momentum (THEORY.md convention: close to 1) and the MVR mixing
+:math:`\beta_k` on the old momentum (docs/theory.md convention: close to 1) and the MVR mixing
 :math:`q_k`.  Every schedule here has the form
 
 .. math::  t_i^k = t_i\,(k+1)^{-a},\qquad 1-\beta_k = \min\{1, c_\beta (k+1)^{-b}\},\qquad
@@ -9,7 +9,7 @@ A schedule gives, at iteration ``k`` (0-based), the per-layer radii :math:`t_i^k
 
 (``a = b = e = 0`` for the constant and horizon-K schedules), or the adaptive radius of
 deterministic Gluon.  Provenance of each rule is stated in its docstring: **[C]** is the
-paper's, **[R]** is derived or chosen here (THEORY.md §4) and verified in :mod:`theory`.
+paper's, **[R]** is derived or chosen here (docs/theory.md §4) and verified in :mod:`theory`.
 
 The constants :math:`t_i`, :math:`c_\beta`, :math:`c_q` may also be given per batch element
 (a whole grid of parameters run as one batch, see :class:`Schedule`); the exponents are shared.
@@ -72,7 +72,7 @@ class Schedule:
     ball : tuple of float or None
         Ball radii :math:`D_i` of the Frank–Wolfe (weight-decay) form: the step becomes
         :math:`X_i^{k+1} = (1-a_k)X_i^k + a_k D_i\,\mathrm{lmo}(M_i^k)` with
-        :math:`a_k D_i = t_i^k` (THEORY.md §5).
+        :math:`a_k D_i = t_i^k` (docs/theory.md §5).
 
     Notes
     -----
@@ -206,7 +206,7 @@ def radius_cap(method: str, L1_i: float, one_minus_beta: float) -> float:
 
     - ``mvr1``: :math:`t_i \le 1/L_{1,i}` (descent step with the (L0,L1) term absorbed).
     - ``gluon``, ``mvr2``, ``mvr3``: :math:`t_i \le \min\{1/L_{1,i}, (1-\beta)/(8\beta L_{1,i})\}`
-      (THEORY.md §4; the momentum lag's (L0,L1) term absorbed into the descent, and the descent
+      (docs/theory.md §4; the momentum lag's (L0,L1) term absorbed into the descent, and the descent
       term itself when :math:`\beta` is small).
     ``inf`` when ``L1_i = 0``.
     """
@@ -231,7 +231,7 @@ def horizon_exponents(method: str):
 
 def horizon_schedule(method: str, K: int, L1, radius_scale: float = DEFAULT_RADIUS_SCALE,
                      momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA) -> Schedule:
-    r"""Constant parameters for a run of horizon ``K`` [R, THEORY.md §4].
+    r"""Constant parameters for a run of horizon ``K`` [R, docs/theory.md §4].
 
     - ``gluon``: :math:`1-\beta = c_\beta K^{-1/2}`, :math:`t_i = \min(t_0 K^{-3/4}, \mathrm{cap}_i)`.
     - ``mvr1``: :math:`1-\beta = c_\beta K^{-2/3}`, :math:`t_i = \min(t_0 K^{-2/3}, 1/L_{1,i})`.

@@ -46,7 +46,7 @@ class Constants:
       :math:`\|\nabla_i f(X)-\nabla_i f(Y)\|_{(i)*} \le (L0_i + L1_i\|\nabla_i f(X)\|_{(i)*})\|X_i-Y_i\|_{(i)}`.
     - A2 (variance): :math:`E\|\nabla_i f_\xi(X)-\nabla_i f(X)\|^2 \le \sigma_i^2`, in the
       Frobenius norm (``sigma_norm='frobenius'``) or the dual norm (``'dual'``).
-    - A3 (mean-squared smoothness, working form of THEORY.md):
+    - A3 (mean-squared smoothness, working form of docs/theory.md):
       :math:`E\sum_i\|D_i\|_{(i)*}^2 \le \sum_i \ell_i^2\|X_i-Y_i\|_{(i)}^2`.
     - ``rho_i`` : :math:`\|Z\|_{(i)*} \le \rho_i\|Z\|_F`.
     - ``region`` : where A1/A3 are claimed to hold (``'global'`` or a description).

@@ -24,7 +24,7 @@ region) or from consecutive iterates of a real optimizer run (:func:`trajectory_
 
 **Noise.**  :func:`noise_variance` is a Monte Carlo estimate of
 :math:`E\|\nabla_i f_\xi(X)-\nabla_i f(X)\|_F^2` at given points, :func:`mean_square_smoothness`
-of :math:`E\|D_i(X, Y)\|_{(i)*}^2` on pairs (THEORY.md A3), each with its standard error.
+of :math:`E\|D_i(X, Y)\|_{(i)*}^2` on pairs (docs/theory.md A3), each with its standard error.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gradient estimators (THEORY.md §3) against hand-written update formulas, and their reductions."""
+"""Gradient estimators (docs/theory.md §3) against hand-written update formulas, and their reductions."""
 import numpy
 import pytest
 
@@ -23,7 +23,7 @@ def drive(est, gs, gps, betas, qs):
     return out
 
 
-# hand-written recursions, THEORY.md §3 ("M^0 = g^0 = grad f_xi0(X^0)")
+# hand-written recursions, docs/theory.md §3 ("M^0 = g^0 = grad f_xi0(X^0)")
 
 def ref_momentum(gs, gps, betas, qs):
     M = [gs[0]]

@@ -1,4 +1,4 @@
-"""Inexact spectral LMOs (THEORY.md §6) against the float64 SVD truth.
+"""Inexact spectral LMOs (docs/theory.md §6) against the float64 SVD truth.
 
 Newton–Schulz maps each singular value s of the normalised input by a polynomial and leaves
 the singular vectors alone, so the truth is ``U diag(p(s)) V^T`` with ``G = U diag(s) V^T``
@@ -13,7 +13,7 @@ from gluon_mvr.methods.inexact import (ControlledErrorLMO, newton_schulz, ns_coe
                              spectral_error)
 from gluon_mvr.methods.norms import get_norm
 
-# coefficient tables as THEORY.md §6 states them (copied from the spec, not from the code)
+# coefficient tables as docs/theory.md §6 states them (copied from the spec, not from the code)
 JORDAN = (3.4445, -4.7750, 2.0315)
 CUBIC = (1.5, -0.5, 0.0)
 QUINTIC = (15 / 8, -10 / 8, 3 / 8)

@@ -49,7 +49,7 @@ def test_int_seeds_means_range():
 # ---------------------------------------------------------------- the loop against a hand-rolled one
 
 def reference_run(problem, estimator, K, seeds, radius, beta, q, norms, root_seed=0, correction="gradient"):
-    """THEORY.md §3 written out with the problem's oracle; returns X^0..X^K (lists of groups)."""
+    """docs/theory.md §3 written out with the problem's oracle; returns X^0..X^K (lists of groups)."""
     rngs = seed_generators(seeds, root_seed)
     X = problem.initial_point(len(seeds))
     lmos = [get_norm(n) for n in norms]     # one norm per group (uniform norms per group here)

@@ -1,4 +1,4 @@
-"""Layer norms, dual norms and LMOs (THEORY.md §1): identities, definitions, rho, cvxpy reference.
+"""Layer norms, dual norms and LMOs (docs/theory.md §1): identities, definitions, rho, cvxpy reference.
 
 Every check compares against something computed independently of ``methods.norms``: the
 defining identities, ``numpy.linalg`` closed forms, random feasible points, or cvxpy solving

@@ -1,6 +1,6 @@
 r"""Non-convex bounds on :math:`G_K` for Gluon and Gluon-MVR-1/2/3 with constant parameters.
 
-Measured quantity (THEORY.md §4): :math:`G_K = \frac1K\sum_{k<K}\sum_i w_i
+Measured quantity (docs/theory.md §4): :math:`G_K = \frac1K\sum_{k<K}\sum_i w_i
 E\|\nabla_i f(X^k)\|_{(i)*}`.  Every bound below holds for **any** constant radii
 :math:`t_i>0`, momentum :math:`1-\beta = h\in(0,1]`, mixing :math:`q\in(0,1]` and LMO errors
 :math:`\delta_i\in[0,1)` satisfying the stated conditions, under
@@ -11,9 +11,9 @@ E\|\nabla_i f(X^k)\|_{(i)*}`.  Every bound below holds for **any** constant radi
 - A3 :math:`E\sum_i\|D_i\|_{(i)*}^2\le\sum_i\ell_i^2\|X_i-Y_i\|_{(i)}^2` (MVR only),
 - norm equivalences :math:`\|Z\|_{(i)*}\le\rho_i\|Z\|_F` and :math:`\|Z\|_F\le\kappa_i\|Z\|_{(i)*}`,
 - an inexact LMO with :math:`\langle M,\widetilde{\mathrm{lmo}}(M)\rangle\le-(1-\delta_i)\|M\|_*`,
-  :math:`\|\widetilde{\mathrm{lmo}}(M)\|\le 1+\delta_i` (THEORY.md §6; :math:`\delta=0` is exact).
+  :math:`\|\widetilde{\mathrm{lmo}}(M)\|\le 1+\delta_i` (docs/theory.md §6; :math:`\delta=0` is exact).
 
-All results here are **derived here [R]**; only the update rules (THEORY.md §3) and the
+All results here are **derived here [R]**; only the update rules (docs/theory.md §3) and the
 headline rates :math:`K^{-1/4}` (Gluon) and :math:`K^{-1/3}` (MVR) are the paper's [C].
 
 Shared derivation
@@ -237,7 +237,7 @@ def gluon_bound() -> NonconvexBound:
     .. math:: G_K\le\frac{1}{K\tau}\Big[\Delta_0+\frac{2S_\sigma}{h}+2KS_\sigma\sqrt{\tfrac{h}{2-h}}
               +\frac{2K(1-h)}{h}S_{\rm drift}+\frac K2S_{\rm quad}\Big].
 
-    Horizon choice (THEORY.md §4 [R]): :math:`h=c_\beta K^{-1/2}`, :math:`t=t_0K^{-3/4}`:
+    Horizon choice (docs/theory.md §4 [R]): :math:`h=c_\beta K^{-1/2}`, :math:`t=t_0K^{-3/4}`:
     every term is :math:`O(K^{-1/4})`.
     """
     c = C_DRIFT
@@ -262,7 +262,7 @@ def mvr1_bound() -> NonconvexBound:
     Update [C]: :math:`M^k=\nabla f_{\xi_k}(X^k)+\beta(M^{k-1}-\nabla f_{\xi_k}(X^{k-1}))`.
 
     1. Error recursion (exact; the gradient difference cancels, no drift):
-       :math:`E^k=\beta E^{k-1}+hN_k+\beta D_k`, :math:`E^0=N_0` [R, as in THEORY.md §4].
+       :math:`E^k=\beta E^{k-1}+hN_k+\beta D_k`, :math:`E^0=N_0` [R, as in docs/theory.md §4].
     2. Unrolled with the triangle inequality between the noise part and the A3 part (they share
        the sample, so they are separated before squaring):
        :math:`\|E^k_i\|_*\le\beta^k\|N_{0,i}\|_*+\|h\sum_j\beta^{k-j}N_{j,i}\|_*+\|\beta\sum_j\beta^{k-j}D_{j,i}\|_*` [R].
@@ -276,7 +276,7 @@ def mvr1_bound() -> NonconvexBound:
 
     For one layer, :math:`\delta=0`, :math:`t\le1/L_1` this is at most
     :math:`\frac{2\Delta_0}{tK}+\frac{4\rho\sigma}{hK}+4\rho\sigma\sqrt h+\frac{4\rho\kappa\ell t}{\sqrt h}+L_0t`,
-    THEORY.md's reconstruction without its :math:`\sqrt2` factors.  Horizon choice [R]:
+    docs/theory.md's reconstruction without its :math:`\sqrt2` factors.  Horizon choice [R]:
     :math:`h=c_\beta K^{-2/3}`, :math:`t=t_0K^{-2/3}`.
     """
     c = C_NO_DRIFT
@@ -335,7 +335,7 @@ def mvr2_bound() -> NonconvexBound:
 def mvr3_bound() -> NonconvexBound:
     r"""Gluon-MVR-3 (default form), constant parameters: :math:`G_K=O(K^{-1/3})` [R].
 
-    Update [R, THEORY.md §3]: :math:`g^k` as MVR-2,
+    Update [R, docs/theory.md §3]: :math:`g^k` as MVR-2,
     :math:`M^k=\beta M^{k-1}+(1-\beta)g^k+\beta(\nabla f_{\xi_k}(X^k)-\nabla f_{\xi_k}(X^{k-1}))`.
 
     1. The correction cancels the drift: :math:`E^k=\beta E^{k-1}+he^k+\beta D_k`,
@@ -396,7 +396,7 @@ def symbolic_cap(method: str):
 # --- deterministic Gluon ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DeterministicBound:
-    r"""Deterministic Gluon with the adaptive radius (THEORY.md §4, GLUON Thm 1).
+    r"""Deterministic Gluon with the adaptive radius (docs/theory.md §4, GLUON Thm 1).
 
     Method [C]: exact gradients, no momentum, :math:`t_i=a_i/(L'_{0,i}+L'_{1,i}a_i)`,
     :math:`a_i=\|\nabla_if(X^k)\|_*`, with schedule constants :math:`L'\ge L` (componentwise).

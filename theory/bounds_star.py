@@ -4,7 +4,7 @@ The paper's headline [C]: under star-convexity MVR improves the function-gap rat
 :math:`\sim K^{-1/3}` (momentum) to :math:`\sim K^{-1/2}`, up to log factors.  The exact method
 and constants are unknown [R]; this module **chooses** the method and **derives** the bounds.
 
-Method chosen here [R] (Gluon in Frank-Wolfe / weight-decay form, THEORY.md §5), per layer
+Method chosen here [R] (Gluon in Frank-Wolfe / weight-decay form, docs/theory.md §5), per layer
 with a ball radius :math:`D_i\ge\|X^*_i\|_{(i)}` and :math:`\|X^0_i\|\le D_i`:
 
 .. math:: X^{k+1}_i=(1-a)X^k_i+a\,D_i\,\mathrm{lmo}_i(M^k_i),\qquad k=0,\dots,K-1,
@@ -50,7 +50,7 @@ Derivation [R]
 With the schedules above: MVR :math:`\approx r_0/K^2+8S_\sigma\ln K/K^2+2S_\sigma\sqrt{\ln K/K}
 +4R_\kappa\Lambda_\ell\sqrt{\ln K/K}+4C\ln K/K=\tilde O(K^{-1/2})`; momentum
 :math:`\tilde O(K^{-1/3})` (noise :math:`\sqrt h` and drift :math:`a/h` balance at
-:math:`h=a^{2/3}`).  Compare THEORY.md §5's quoted bound (same shape, different constants).
+:math:`h=a^{2/3}`).  Compare docs/theory.md §5's quoted bound (same shape, different constants).
 
 MVR-2 and MVR-3 with :math:`\beta` constant [R]
 -----------------------------------------------
@@ -59,7 +59,7 @@ Steps 1-3 are unchanged; only :math:`\varepsilon_k` differs.  Notation as in
 :math:`\xi_k` at :math:`X^k`, :math:`D_k=D(X^k,X^{k-1})` (same sample),
 :math:`S_k=\nabla f(X^{k-1})-\nabla f(X^k)`, :math:`e^k=g^k-\nabla f(X^k)`.
 
-M1. One-step recursions (exact algebra from the update rules, THEORY.md §3; checked in
+M1. One-step recursions (exact algebra from the update rules, docs/theory.md §3; checked in
     :mod:`theory.verify` as ``recursion:star-mvr2``, ``recursion:star-mvr3``):
     inner :math:`e^k=ze^{k-1}+qN_k+zD_k`, :math:`e^0=N_0`; outer
     MVR-2 :math:`E^k=\beta E^{k-1}+\beta S_k+he^k`, MVR-3 :math:`E^k=\beta E^{k-1}+he^k+\beta D_k`,

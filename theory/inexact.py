@@ -1,4 +1,4 @@
-r"""Inexact LMO (THEORY.md §6, [INEXACT]): consequences of the error model, step choices.
+r"""Inexact LMO (docs/theory.md §6, [INEXACT]): consequences of the error model, step choices.
 
 Error model [R, form fairly confident]: :math:`\|\widetilde{\mathrm{lmo}}(M)-\mathrm{lmo}(M)\|\le\delta<1`
 in the primal norm.  Consequences (derived here [R], one line each, checked in
@@ -33,7 +33,7 @@ Stochastic (Gluon momentum, one layer, :math:`L_1=0`, leading order as :math:`h=
           \qquad t^*=\sqrt{\frac{\Delta_0h^*}{2L_0(1+\delta)K}}\propto(1+\delta)^{-1/4}K^{-3/4}:
 
 lower precision (larger :math:`\delta`) needs a smaller radius and a larger :math:`1-\beta`
-(THEORY.md §6 [C, abstract], with the constants derived here).
+(docs/theory.md §6 [C, abstract], with the constants derived here).
 """
 from __future__ import annotations
 
@@ -67,12 +67,12 @@ def deterministic_bound():
 
 
 def deterministic_optimal_radius():
-    """:math:`t^*(\\delta)=\\sqrt{2\\Delta_0/(LK)}/(1+\\delta)` [R, THEORY.md §6]."""
+    """:math:`t^*(\\delta)=\\sqrt{2\\Delta_0/(LK)}/(1+\\delta)` [R, docs/theory.md §6]."""
     return sp.sqrt(2 * S.Delta0 / (L * S.K)) / (1 + S.delta)
 
 
 def deterministic_optimal_rate():
-    """:math:`(1+\\delta)/(1-\\delta)\\sqrt{2L\\Delta_0/K}` [R, THEORY.md §6]."""
+    """:math:`(1+\\delta)/(1-\\delta)\\sqrt{2L\\Delta_0/K}` [R, docs/theory.md §6]."""
     return (1 + S.delta) / (1 - S.delta) * sp.sqrt(2 * L * S.Delta0 / S.K)
 
 
@@ -82,7 +82,7 @@ def layer_decrease(radius):
 
 
 def adaptive_radius():
-    """Layer-wise adaptive radius :math:`(1-\\delta)/(1+\\delta)^2\\,a/(L_0+L_1a)` [R, THEORY.md §6]."""
+    """Layer-wise adaptive radius :math:`(1-\\delta)/(1+\\delta)^2\\,a/(L_0+L_1a)` [R, docs/theory.md §6]."""
     return (1 - S.delta) / (1 + S.delta) ** 2 * A_GRAD / (S.L0 + S.L1 * A_GRAD)
 
 

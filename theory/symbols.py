@@ -3,7 +3,7 @@ r"""The named sympy symbols every bound of :mod:`theory` is written in.
 Two kinds of symbols:
 
 - **global** ones: the horizon ``K``, the initial gap ``Delta0`` :math:`=f(X^0)-\inf f`, the
-  momentum parameter ``one_minus_beta`` :math:`=1-\beta` (THEORY.md convention: :math:`\beta`
+  momentum parameter ``one_minus_beta`` :math:`=1-\beta` (docs/theory.md convention: :math:`\beta`
   weighs the *old* momentum), the MVR mixing ``q``, schedule scales ``t0``, ``c_beta``, ``c_q``;
 - **layer** ones (:data:`LAYER`): the constants of one generic layer ``i`` (radius ``t``, LMO
   error ``delta``, ``L0``, ``L1``, ``ell``, ``sigma``, ``rho``, ``kappa``, weight ``w``).

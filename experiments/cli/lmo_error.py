@@ -141,7 +141,7 @@ def run(cfg: dict, progress: bool = True) -> tuple:
 
     seeds = tuple(range(cfg["seeds"]))
     doc = {"config": cfg, "provenance": {
-        "error model": "[R] ||lmo~ - lmo|| <= delta (THEORY.md §6); alignment/overshoot consequences [R]",
+        "error model": "[R] ||lmo~ - lmo|| <= delta (docs/theory.md §6); alignment/overshoot consequences [R]",
         "bounds": "[R] theory.bounds_nonconvex with per-layer delta",
         "coupling prediction": "[R] theory.inexact: t* ~ (1+delta)^(-1/4), 1-beta* ~ (1+delta)^(1/2); "
                                "direction [C, abstract of INEXACT]",
@@ -187,7 +187,7 @@ def run(cfg: dict, progress: bool = True) -> tuple:
 
 def format_doc(doc) -> str:
     from gluon_mvr.experiments.studies.lmo.report import format_bound, format_coupling, format_facts, format_momenta, format_worst_case
-    out = ["inexact LMO (THEORY.md §6): delta = spectral error ||lmo~ - lmo|| (float64 SVD), "
+    out = ["inexact LMO (docs/theory.md §6): delta = spectral error ||lmo~ - lmo|| (float64 SVD), "
            "alignment 1 - <M, -lmo~>/||M||_*, overshoot ||lmo~|| - 1", format_facts(doc["known_facts"])]
     if "worst_case" in doc:
         out += ["", format_worst_case(doc["worst_case"]), "", format_momenta(doc["momenta"])]

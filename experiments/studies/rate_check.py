@@ -1,4 +1,4 @@
-r"""The rate check (THEORY.md §4, §7): is Gluon :math:`K^{-1/4}` and MVR-Gluon :math:`K^{-1/3}`?
+r"""The rate check (docs/theory.md §4, §7): is Gluon :math:`K^{-1/4}` and MVR-Gluon :math:`K^{-1/3}`?
 
 For each method and horizon ``K`` it runs ``S`` seeds with the horizon-K parameters, measures
 :math:`G_K = \frac1K\sum_{k<K}\sum_i\|\nabla_i f(X^k)\|_{(i)*}` with exact gradients, fits the

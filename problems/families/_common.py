@@ -4,7 +4,7 @@ A separable family is :math:`f(X) = \sum_i \phi_i(X_i - C_i)` with a centre :mat
 minimiser) drawn from the problem's own ``seed``, a start :math:`X^0_i = C_i + r_i U_i`
 (:math:`\|U_i\|_F = 1`, also from ``seed``), and a noise model of :mod:`problems.noise_models`.
 Since layer :math:`i`'s gradient depends on :math:`X_i` alone, A1 can hold for all pairs
-(THEORY.md §2).  Families give :math:`\phi_i` and its gradient on stacked offsets
+(docs/theory.md §2).  Families give :math:`\phi_i` and its gradient on stacked offsets
 ``D = X - C`` (arrays ``(S, G, m, n)``) and their constants in the Frobenius norm; this module
 converts them to the layer norm with :mod:`problems.norm_equivalence`:
 

@@ -4,7 +4,7 @@ r"""``quadratic``: layered isotropic quadratics with closed-form constants in an
 
 Constants (derived here, exact suprema up to the norm-equivalence step): the gradient is
 :math:`h_i (X_i - A_i)`, so for the layer norm with :math:`\|Z\|_*\le\rho_i\|Z\|_F` and
-:math:`\|Z\|_F\le\rho_i\|Z\|` (THEORY.md §1),
+:math:`\|Z\|_F\le\rho_i\|Z\|` (docs/theory.md §1),
 
 .. math::  \|\nabla_i f(X)-\nabla_i f(Y)\|_* = h_i\|X_i-Y_i\|_* \le h_i\rho_i^2\|X_i-Y_i\|,
 

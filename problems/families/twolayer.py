@@ -16,7 +16,7 @@ the same indices can be evaluated at two points, and their difference is not exa
 full-batch gradient instead.
 
 **Constants are estimated, not derived** (a network couples its layers, so A1 holds, if at all,
-on pairs that move every layer, on a bounded region; THEORY.md §2: a pair that barely moves
+on pairs that move every layer, on a bounded region; docs/theory.md §2: a pair that barely moves
 layer :math:`i` while moving layer :math:`j` makes the layer-:math:`i` ratio unbounded).
 Region: :math:`W` in the ball :math:`\|W_i - W^0_i\|_F \le R_i` = ``region``
 :math:`\times\|W^0_i - T_i\|_F` (it contains the teacher); *balanced* pairs :math:`(W, V)`:
@@ -37,7 +37,7 @@ balanced random moves from the visited points, and declares
   pairs (same exact formula on per-sample differences), :math:`\ell_j` = ``safety``
   :math:`\times\rho_j(\sum_i\rho_i^2c_i)^{1/2}` (derived here: :math:`E\|D_i\|_*^2\le\rho_i^2
   E\|D_i\|_F^2 \le \rho_i^2 c_i\sum_j\rho_j^2\|W_j-V_j\|_{(j)}^2`, summed over :math:`i`, is the
-  A3 form of THEORY.md with these :math:`\ell_j`).
+  A3 form of docs/theory.md with these :math:`\ell_j`).
 
 These are estimates with a margin, not proofs: ``gluon-mvr constants`` re-measures them on
 fresh pairs and on optimizer trajectories and reports whether the declaration still dominates.

@@ -1,6 +1,6 @@
 r"""Bound check with inexact LMOs: the delta-dependent bounds of :mod:`theory` must hold on every run.
 
-For a run of ``method`` (Gluon or MVR-1, the horizon-K schedule of THEORY.md §4 [R]) with an
+For a run of ``method`` (Gluon or MVR-1, the horizon-K schedule of docs/theory.md §4 [R]) with an
 inexact LMO, :class:`~experiments.lmo_momenta.DeltaTracker` measures :math:`\delta_i` on every
 momentum the run meets (max over iterations and seeds, per layer); then the bound of
 :func:`theory.bound_details` (derived here [R]: every :math:`\delta`-dependence of

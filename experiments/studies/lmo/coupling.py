@@ -1,4 +1,4 @@
-r"""Coupling of the step size and momentum to the LMO precision (THEORY.md §6).
+r"""Coupling of the step size and momentum to the LMO precision (docs/theory.md §6).
 
 Theory (derived here [R], :mod:`theory.inexact`; the direction is the paper's [C, abstract]): the
 leading-order inexact Gluon bound

@@ -1,6 +1,6 @@
-r"""How inexact is an inexact spectral LMO?  :math:`\delta` measured three ways (THEORY.md §6).
+r"""How inexact is an inexact spectral LMO?  :math:`\delta` measured three ways (docs/theory.md §6).
 
-Error model [R, THEORY.md §6]: :math:`\|\widetilde{\mathrm{lmo}}(M)-\mathrm{lmo}(M)\|\le\delta<1` in
+Error model [R, docs/theory.md §6]: :math:`\|\widetilde{\mathrm{lmo}}(M)-\mathrm{lmo}(M)\|\le\delta<1` in
 the layer's (primal) norm, with the two consequences the bounds of :mod:`theory` actually use,
 :math:`\langle M,\widetilde{\mathrm{lmo}}(M)\rangle\le-(1-\delta)\|M\|_*` and
 :math:`\|\widetilde{\mathrm{lmo}}(M)\|\le1+\delta`.  Sign convention: the LMO is
@@ -8,7 +8,7 @@ the layer's (primal) norm, with the two consequences the bounds of :mod:`theory`
 :math:`P\approx+UV^\top`, so :math:`\widetilde{\mathrm{lmo}}(M)=-P` (divided by the norm's scale).
 
 For one momentum :math:`M` and its inexact direction :math:`D=\widetilde{\mathrm{lmo}}(M)`,
-:func:`lmo_deltas` returns (defined here [R]; the three names are THEORY.md §6's)
+:func:`lmo_deltas` returns (defined here [R]; the three names are docs/theory.md §6's)
 
 - spectral error :math:`\delta_{\rm spec}=\|D-\mathrm{lmo}(M)\|` against the float64 SVD; for
   Newton–Schulz, which keeps the singular vectors, this is :math:`\max_j|\varphi_T(u_j)-1|` with
@@ -94,7 +94,7 @@ def exact_lmo(M, norm: str = "spectral"):
     For a rank-deficient :math:`M` every :math:`-(U_rV_r^\top+W)` with :math:`W` on the null
     spaces, :math:`\|W\|\le1`, is an LMO; Newton–Schulz maps the null space to 0, so the
     range-only factor is the LMO it approximates, and :math:`\delta_{\rm spec}` is then
-    :math:`\max_j|\varphi_T(u_j)-1|` over the nonzero singular values, as in THEORY.md §6.
+    :math:`\max_j|\varphi_T(u_j)-1|` over the nonzero singular values, as in docs/theory.md §6.
     """
     base = build_norm(norm)
     M = numpy.asarray(M, dtype="float64")

@@ -1,6 +1,6 @@
 r"""The momenta a run meets, and the LMO error :math:`\delta_i` measured on them per layer.
 
-Two uses (THEORY.md §6, "on the momenta a run meets"):
+Two uses (docs/theory.md §6, "on the momenta a run meets"):
 
 - :func:`collect_momenta` keeps snapshots of :math:`M_i^k` from a run (exact LMO, the
   horizon-K schedule of the method) so that every approximation can be measured on the same

@@ -1,9 +1,9 @@
 r"""A replay of the run loop that shows the momenta it meets and takes any per-layer LMO.
 
 The inexact-LMO experiments need :math:`\delta` measured on the momenta a run actually meets
-(THEORY.md §6) and LMOs that are not among :func:`methods.loop.run`'s ``lmo=`` names (the
+(docs/theory.md §6) and LMOs that are not among :func:`methods.loop.run`'s ``lmo=`` names (the
 controlled-error oracle :class:`methods.inexact.ControlledErrorLMO`).  :func:`replay` is
-:func:`methods.loop.run` with constant parameters (THEORY.md §3, the paper's update rules [C]):
+:func:`methods.loop.run` with constant parameters (docs/theory.md §3, the paper's update rules [C]):
 
 .. math:: M^k = \mathrm{estimator}(M^{k-1}, \nabla f_{\xi^k}(X^k), \nabla f_{\xi^k}(X^{k-1})),
           \qquad X_i^{k+1} = X_i^k + t_i\,\widetilde{\mathrm{lmo}}_i(M_i^k),

@@ -1,6 +1,6 @@
-r"""Tables and the two known facts of the ``lmo-error`` report (THEORY.md §6).
+r"""Tables and the two known facts of the ``lmo-error`` report (docs/theory.md §6).
 
-Known facts [C, THEORY.md §6] checked on every run (independently of the selection):
+Known facts [C, docs/theory.md §6] checked on every run (independently of the selection):
 
 - Jordan's iteration plateaus: singular values settle in about [0.68, 1.13], so its worst-case
   spectral error never drops below about 0.3 however many steps (checked: the smallest worst case
