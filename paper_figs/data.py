@@ -125,7 +125,8 @@ class Context:
 
     def config(self, overrides: dict):
         """Validated :class:`experiments.config.RateCheckConfig` writing to this store."""
-        raw = {"executor": self.settings.executor, "bootstrap": self.settings.bootstrap, **overrides,
+        # the figures show the methods themselves; the rate check's controls are its own table
+        raw = {"executor": self.settings.executor, "bootstrap": self.settings.bootstrap, "controls": "off", **overrides,
                "store": self.store_path}
         return validate(raw)
 
@@ -159,7 +160,7 @@ def rate_data(ctx: Context, overrides: dict) -> RateData:
         cfg = ctx.config(overrides)
         ctx.log(f"rate check: {cfg.problem} ({cfg.criterion}), methods {','.join(cfg.methods)}, "
                 f"K {list(cfg.horizons)}, {cfg.seeds} seeds")
-        reports, _ = rate_check(cfg)
+        reports = rate_check(cfg).reports
         # (method, K, instance) -> (method, K): the figures use no worst-case search
         grid = {(m, K): cell for (m, K, v), cell in rate_check_cells(cfg)[0].items() if v is None}
         got = ctx.store.get_many(k for k, _ in grid.values())

@@ -2,6 +2,8 @@
 (exit 2, one line on stderr naming the field, nothing written), and results export."""
 import csv
 import json
+
+from gluon_mvr.experiments.studies.rate_check import VERDICTS
 import os
 import sqlite3
 
@@ -57,19 +59,18 @@ def test_rate_check_tiny_end_to_end(tmp_path, capsys):
         assert r["horizons"] == [20, 40, 80] and len(r["G"]) == 3 and all(g > 0 for g in r["G"])
         lo, hi = r["ci"]
         assert lo <= hi and -2.0 < r["slope"] < 1.0
-        assert r["verdict"] in ("match", "faster", "slower")
+        assert r["verdict"] in VERDICTS
     assert doc["results"][0]["theory"] == pytest.approx(-0.25)
     assert all(r["theory"] == pytest.approx(-1 / 3) for r in doc["results"][1:])
     assert code == (1 if any(r["verdict"] == "slower" for r in doc["results"])
                     or any(r.get("bound_violations") for r in doc["results"]) else 0)
-    # 4 methods x 3 horizons, plus one noise-off cell per method
     store = ResultStore(tmp_path / "s.sqlite")
-    assert store.count() == 16
+    assert store.count() == 46      # 4 methods x 3 K + 4 noise-off + 10 controls x 3 K
 
     # a rerun reuses every cell and reports the same numbers
     assert _rate_check(tmp_path, json_name="again.json") == code
     again = json.loads((tmp_path / "again.json").read_text())
-    assert store.count() == 16
+    assert store.count() == 46      # 4 methods x 3 K + 4 noise-off + 10 controls x 3 K
     strip = [{k: v for k, v in r.items() if k != "wall_time"} for r in doc["results"]]
     assert [{k: v for k, v in r.items() if k != "wall_time"} for r in again["results"]] == strip
 
@@ -81,9 +82,11 @@ TINY_CFG = {"problem": "quadratic", "params": {"layers": 2, "dim": 3}, "horizons
 def test_rate_check_cells_and_bounds_are_the_checks_own(tmp_path):
     from gluon_mvr.experiments.studies.rate_check import bound_for_cell, rate_check, rate_check_cells
     cfg = validate({**TINY_CFG, "methods": ["gluon", "mvr1"], "store": str(tmp_path / "c.sqlite")})
-    reports, path = rate_check(cfg)
+    result = rate_check(cfg)
+    reports, path = result.reports, result.store_path
     grid, off = rate_check_cells(cfg)
-    assert set(grid) == {(m, K, None) for m in cfg.methods for K in cfg.horizons}
+    rows = ["gluon", "mvr1", "gluon~no-momentum", "mvr1~momentum", "mvr1~no-momentum", "mvr1~prev-sample"]
+    assert set(grid) == {(m, K, None) for m in rows for K in cfg.horizons}
     assert set(off) == {(m, None) for m in cfg.methods}
     assert all(c["noise"] is False and c["seeds"] == [0] and c["K"] == cfg.horizons[-1] for _, c in off.values())
     store = ResultStore(path)
@@ -96,6 +99,10 @@ def test_rate_check_cells_and_bounds_are_the_checks_own(tmp_path):
         # the meas/bound column divides by these bounds
         assert r.bound_ratio == pytest.approx(max(g / b for g, b in zip(r.G, bounds)))
     assert bound_for_cell(cfg, "muon", 40) is None          # theory states no bound for it
+    # a control is held to the bound of its own estimator at its own schedule: plain momentum on
+    # MVR-1's schedule to the Gluon bound; the raw-gradient and previous-sample controls have none
+    assert bound_for_cell(cfg, "mvr1~momentum", 40) is not None
+    assert bound_for_cell(cfg, "mvr1~no-momentum", 40) is None and bound_for_cell(cfg, "mvr1~prev-sample", 40) is None
 
 
 def test_tuned_cell_finds_the_best_cells_tune_stored(tmp_path):
@@ -106,9 +113,10 @@ def test_tuned_cell_finds_the_best_cells_tune_stored(tmp_path):
     for r in results:
         for p in r["best"]:
             key, cell = tuned_cell(cfg, r["method"], p["K"], p["radius_factor"], p["momentum"], list(range(cfg.seeds)))
-            assert cell["kind"] == "tuned" and cell["schedule"]["radius"] == pytest.approx(p["radius"])
+            sched = cell["composition"]["schedule"]
+            assert cell["kind"] == "tuned" and sched["kind"] == "fixed" and sched["radius"] == pytest.approx(p["radius"])
             # the momentum searched: 1 - beta for Gluon, q for MVR-2
-            assert cell["schedule"]["q" if r["method"] == "mvr2" else "one_minus_beta"] == pytest.approx(p["momentum"])
+            assert sched["q" if r["method"] == "mvr2" else "one_minus_beta"] == pytest.approx(p["momentum"])
             assert numpy.mean(store.get(key)["G"]) == pytest.approx(p["G"])
 
 
@@ -125,7 +133,7 @@ def test_config_file_with_flags_overriding_it(tmp_path, capsys):
     assert doc["config"]["seeds"] == 3 and doc["config"]["noise_share"] is False
     assert doc["params"]["layers"] == 2 and doc["params"]["dim"] == 2
     assert not (tmp_path / "from_file.sqlite").exists()
-    assert ResultStore(tmp_path / "flag.sqlite").count() == 3
+    assert ResultStore(tmp_path / "flag.sqlite").count() == 3 * 4        # mvr1 and its 3 controls
 
 
 def test_slower_verdict_exits_1(tmp_path, monkeypatch, capsys):
@@ -196,12 +204,12 @@ def test_bad_input_leaves_an_existing_store_untouched(tmp_path, capsys):
     store = tmp_path / "s.sqlite"
     assert _rate_check(tmp_path, "--methods", "gluon", "--no-noise-share", json_name=None) in (0, 1)
     before = _dump(store)
-    assert ResultStore(store).count() == 3
+    assert ResultStore(store).count() == 6          # gluon and its no-momentum control
     for extra, field in BAD[:6] + [(["--config", "missing.toml"], "config")]:
         argv = ["rate-check", *TINY, "--store", str(store), *extra]
         _check_bad(argv, field, tmp_path, capsys)
     assert _dump(store) == before                 # same rows, same 'created' stamps
-    assert ResultStore(store).count() == 3
+    assert ResultStore(store).count() == 6
 
 
 def _dump(path):
@@ -231,7 +239,7 @@ def test_unknown_option_exits_2(capsys):
 
 
 def test_results_export_writes_a_csv(tmp_path, capsys):
-    assert _rate_check(tmp_path, "--methods", "gluon,mvr1", json_name=None) in (0, 1)
+    assert _rate_check(tmp_path, "--methods", "gluon,mvr1", "--no-controls", json_name=None) in (0, 1)
     out = tmp_path / "export" / "r.csv"
     os.makedirs(out.parent)
     capsys.readouterr()

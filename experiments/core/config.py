@@ -7,8 +7,9 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from gluon_mvr.methods.backend import DEVICES
-from gluon_mvr.methods.presets import INEXACT_LMOS, METHOD_NAMES
-from gluon_mvr.methods.schedules import DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE
+from gluon_mvr.methods.geometry import INEXACT_LMOS
+from gluon_mvr.methods.presets import METHOD_NAMES, get_method
+from gluon_mvr.theory.claims import DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE
 from gluon_mvr.problems.registry import get_family
 
 from gluon_mvr.experiments.core.executors import EXECUTORS
@@ -20,6 +21,9 @@ DEFAULT_PARAMS = {"layers": 4, "dim": 8, "sigma": 1.0, "distance": 1.0}
 DEFAULT_METHODS = ("gluon", "mvr1", "mvr2", "mvr3")
 DEFAULT_HORIZONS = (100, 316, 1000, 3162, 10000)
 CRITERIA = ("stationarity", "gap")
+# controls beside every checked method (gluon_mvr.methods.controls): 'on' (default), 'off', or
+# 'tuned' (also Gluon tuned per K, the honest competitor to MVR's exponent)
+CONTROLS = ("on", "off", "tuned")
 DTYPES = ("float64", "float32")
 
 
@@ -56,6 +60,7 @@ class RateCheckConfig:
     scale_param: str | None = None
     worst_param: str | None = None
     worst_grid: tuple = ()
+    controls: str = "on"
 
     def as_dict(self):
         d = asdict(self)
@@ -179,7 +184,8 @@ def validate(raw: dict) -> RateCheckConfig:
         scale_param=None if v["scale_param"] is None else str(v["scale_param"]),
         worst_param=None if v["worst_param"] is None else str(v["worst_param"]),
         worst_grid=tuple(_float("worst_grid", g, positive=True) for g in _list("worst_grid", v["worst_grid"]))
-        if v["worst_param"] is not None else ())
+        if v["worst_param"] is not None else (),
+        controls=_choice("controls", v["controls"], CONTROLS))
     if "tail" not in raw and cfg.tail > len(cfg.horizons):
         cfg = replace(cfg, tail=len(cfg.horizons))
     if cfg.scale_param is not None:
@@ -197,14 +203,12 @@ def validate(raw: dict) -> RateCheckConfig:
 
 def _check_scale_param(cfg, fam):
     """``scale_param`` must name a float param of the family, and every method needs a claimed rate."""
-    from gluon_mvr.experiments.studies.rate_check import THEORY_EXPONENT
-    from gluon_mvr.methods.presets import get_method
     floats = sorted(k for k, p in fam.params.items() if p.type is float)
     if cfg.scale_param not in floats:
         raise ConfigError(f"scale_param: must be a numeric param of problem {cfg.problem!r}; "
                           f"allowed: {', '.join(floats)}; got {cfg.scale_param!r}")
     for m in cfg.methods:
-        if get_method(m).estimator not in THEORY_EXPONENT[cfg.criterion]:
+        if get_method(m).claim is None:
             raise ConfigError(f"scale_param: method {m!r} has no claimed rate to scale with")
 
 

@@ -29,10 +29,16 @@ CREATE TABLE IF NOT EXISTS cells (
 class ResultStore:
     """SQLite-backed store of finished cells (see the module docstring)."""
 
+    MEMORY = ":memory:"
+
     def __init__(self, path):
         self.path = os.fspath(path)
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
+        # ':memory:' keeps one connection for the store's life (each new connection to ':memory:'
+        # would be a new, empty database); nothing is written to disk
+        self._memory = sqlite3.connect(self.MEMORY, isolation_level=None) if self.path == self.MEMORY else None
+        if self._memory is None:
+            parent = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(parent, exist_ok=True)
         # Creating the file races with other processes opening it: SQLite answers "database is
         # locked" at once (no busy wait) when a reader must become a writer, so retry with backoff.
         deadline = time.monotonic() + 60.0
@@ -50,6 +56,8 @@ class ResultStore:
                 delay = min(delay * 2, 0.5)
 
     def _connect(self):
+        if self._memory is not None:
+            return self._memory
         con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         con.execute("PRAGMA busy_timeout=60000")
         return con
