@@ -129,7 +129,7 @@ class Problem:
 
     def ball_radii(self) -> tuple:
         r"""Per-layer radii :math:`D_i = \max(\|X^*_i\|, \|X^0_i\|)` in the layer norms: the
-        smallest balls about 0 holding the minimiser and the start (Frank–Wolfe form, THEORY §5)."""
+        smallest balls about 0 holding the minimiser and the start (Frank–Wolfe form, docs/theory.md §5)."""
         from gluon_mvr.methods.norms import get_norm
         minimiser = getattr(self, "minimiser", None)
         if minimiser is None:
