@@ -69,6 +69,11 @@ class Estimator:
         """Return ``(M^k, state)``."""
         raise NotImplementedError
 
+    def equivalent(self) -> "Estimator":
+        """An estimator that computes the same :math:`M^k` bit for bit (itself, unless a proved
+        identity says otherwise); runs of equivalent compositions are computed once."""
+        return self
+
     def describe(self) -> dict:
         """JSON-able identity: the registry name and the estimator's own parameters."""
         d = {"name": self.name}
@@ -221,6 +226,15 @@ class PreviousSampleEstimator(Estimator):
     @property
     def parameters(self):
         return self._inner.parameters
+
+    def equivalent(self) -> Estimator:
+        r"""MVR-1 and MVR-3 collapse to the raw gradient with the previous sample: from
+        :math:`M^0 = g^0`, :math:`M^k - g^k = \beta(M^{k-1} - g^{k-1}) = 0` (MVR-1), and likewise
+        :math:`g^k_{est} = g^k` then :math:`M^k - g^k = \beta(M^{k-1} - g^{k-1})` (MVR-3); the
+        difference is exactly 0 in floating point too (``tests/test_method.py``)."""
+        if self.inner in ("mvr1", "mvr3"):
+            return NoMomentumEstimator()
+        return self
 
     def init(self, g0):
         state, M = self._inner.init(g0)

@@ -11,7 +11,7 @@ check (:mod:`gluon_mvr.methods.controls`): plain momentum on MVR's schedule is
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gluon_mvr.methods.estimators import Estimator, estimator_from_description
 from gluon_mvr.methods.geometry import Geometry
@@ -41,7 +41,7 @@ class Method:
     estimator: Estimator
     schedule: object
     name: str = "custom"
-    summary: str = ""
+    summary: str = field(default="", compare=False)
 
     def __post_init__(self):
         if not isinstance(self.geometry, Geometry):

@@ -65,12 +65,18 @@ def test_rate_check_tiny_end_to_end(tmp_path, capsys):
     assert code == (1 if any(r["verdict"] == "slower" for r in doc["results"])
                     or any(r.get("bound_violations") for r in doc["results"]) else 0)
     store = ResultStore(tmp_path / "s.sqlite")
-    assert store.count() == 46      # 4 methods x 3 K + 4 noise-off + 10 controls x 3 K
+    # 4 methods x 3 K + 4 noise-off + the controls' DISTINCT computations x 3 K: gluon's raw
+    # gradient at its radius; momentum, the raw gradient and MVR-2's previous-sample form at MVR's
+    # radius (MVR-1/3's previous-sample form is the raw gradient; L1 = 0 here, so the MVR radii agree)
+    assert store.count() == 12 + 4 + 4 * 3
 
     # a rerun reuses every cell and reports the same numbers
     assert _rate_check(tmp_path, json_name="again.json") == code
     again = json.loads((tmp_path / "again.json").read_text())
-    assert store.count() == 46      # 4 methods x 3 K + 4 noise-off + 10 controls x 3 K
+    # 4 methods x 3 K + 4 noise-off + the controls' DISTINCT computations x 3 K: gluon's raw
+    # gradient at its radius; momentum, the raw gradient and MVR-2's previous-sample form at MVR's
+    # radius (MVR-1/3's previous-sample form is the raw gradient; L1 = 0 here, so the MVR radii agree)
+    assert store.count() == 12 + 4 + 4 * 3
     strip = [{k: v for k, v in r.items() if k != "wall_time"} for r in doc["results"]]
     assert [{k: v for k, v in r.items() if k != "wall_time"} for r in again["results"]] == strip
 
@@ -90,7 +96,10 @@ def test_rate_check_cells_and_bounds_are_the_checks_own(tmp_path):
     assert set(off) == {(m, None) for m in cfg.methods}
     assert all(c["noise"] is False and c["seeds"] == [0] and c["K"] == cfg.horizons[-1] for _, c in off.values())
     store = ResultStore(path)
-    assert store.count() == len(grid) + len(off)          # exactly the cells the check stored
+    keys = {k for k, _ in grid.values()} | {k for k, _ in off.values()}
+    assert store.count() == len(keys)                     # exactly the cells the check stored
+    # MVR-1's previous-sample control is the raw gradient (a proved identity): one computation
+    assert all(grid["mvr1~prev-sample", K, None] == grid["mvr1~no-momentum", K, None] for K in cfg.horizons)
     got = store.get_many(k for k, _ in grid.values())
     for r in reports:
         assert r.G == pytest.approx([numpy.mean(got[grid[r.method, K, None][0]]["G"]) for K in cfg.horizons])
@@ -133,7 +142,7 @@ def test_config_file_with_flags_overriding_it(tmp_path, capsys):
     assert doc["config"]["seeds"] == 3 and doc["config"]["noise_share"] is False
     assert doc["params"]["layers"] == 2 and doc["params"]["dim"] == 2
     assert not (tmp_path / "from_file.sqlite").exists()
-    assert ResultStore(tmp_path / "flag.sqlite").count() == 3 * 4        # mvr1 and its 3 controls
+    assert ResultStore(tmp_path / "flag.sqlite").count() == 3 * 3        # mvr1, momentum, raw gradient (= prev-sample)
 
 
 def test_slower_verdict_exits_1(tmp_path, monkeypatch, capsys):

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from gluon_mvr.methods.backend import DEVICES
 from gluon_mvr.methods.geometry import INEXACT_LMOS
+from gluon_mvr.methods.method import Method
 from gluon_mvr.methods.presets import METHOD_NAMES, get_method
 from gluon_mvr.theory.claims import DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE
 from gluon_mvr.problems.registry import get_family
@@ -64,7 +65,8 @@ class RateCheckConfig:
 
     def as_dict(self):
         d = asdict(self)
-        d["methods"], d["horizons"] = list(self.methods), list(self.horizons)
+        d["methods"] = [m if isinstance(m, str) else m.describe() for m in self.methods]
+        d["horizons"] = list(self.horizons)
         d["worst_grid"] = list(self.worst_grid)
         return d
 
@@ -152,9 +154,12 @@ def validate(raw: dict) -> RateCheckConfig:
         fam.build(**params)      # an impossible shape or combination fails here, before any work
     except (ValueError, TypeError, OverflowError) as exc:
         raise ConfigError(f"params: {exc}") from None
-    methods = tuple(_choice("methods", m, METHOD_NAMES) for m in _list("methods", v["methods"]))
-    if len(set(methods)) != len(methods):
-        raise ConfigError(f"methods: each method at most once; got {', '.join(methods)}")
+    # a preset name, or a Method composition (Python API)
+    methods = tuple(m if isinstance(m, Method) else _choice("methods", m, METHOD_NAMES)
+                    for m in _list("methods", v["methods"]))
+    names = [m if isinstance(m, str) else m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"methods: each method at most once; got {', '.join(names)}")
     horizons = tuple(_int("horizons", h, low=2) for h in _list("horizons", v["horizons"]))
     if list(horizons) != sorted(set(horizons)):
         raise ConfigError(f"horizons: must be distinct and increasing; got {list(horizons)}")

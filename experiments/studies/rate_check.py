@@ -116,15 +116,19 @@ def _instances(cfg: RateCheckConfig):
 
 
 def _compositions(cfg: RateCheckConfig):
-    """``[(row name, Method, checked method name or None)]``: every method, then its controls."""
-    rows = []
-    for m in cfg.methods:
-        rows.append((m, get_method(m), None))
+    """``[(row name, Method, checked Method or None)]``: every method, then its controls."""
+    methods = [get_method(m) for m in cfg.methods]
+    rows = [(m.name, m, None) for m in methods]
     if cfg.controls != "off":
-        for m in cfg.methods:
+        for m in methods:
             for c in controls_for(m):
                 rows.append((c.name, c.method, m))
     return rows
+
+
+def method_names(cfg: RateCheckConfig) -> list:
+    """Names of the checked methods (presets or compositions), in order."""
+    return [get_method(m).name for m in cfg.methods]
 
 
 def rate_check_cells(cfg: RateCheckConfig):
@@ -154,18 +158,46 @@ def rate_check_cells(cfg: RateCheckConfig):
                   record_every=cfg.record_every, root_seed=cfg.root_seed, dtype=cfg.dtype,
                   device=cfg.device, lmo=None if cfg.lmo == "exact" else cfg.lmo, ns_steps=cfg.ns_steps,
                   form="star" if cfg.criterion == "gap" else "horizon")
-    grid, off = {}, {}
+    grid, off, seen = {}, {}, {}
     for row, method, of in _compositions(cfg):
-        scaled_as = of or row
+        scaled_as = of or method
         for v in _instances(cfg):
             for K in cfg.horizons:
-                c = make_cell(cfg.problem, cell_params(cfg, scaled_as, K, v), method, K, seeds, **common)
+                params = cell_params(cfg, scaled_as, K, v)
+                c = make_cell(cfg.problem, params, method, K, seeds, **common)
+                # a control that computes exactly what an earlier row computes (same geometry,
+                # an equivalent estimator, the same concrete schedule) reuses that row's cell
+                same = _computation(cfg, params, c) if of is not None else None
+                if same is not None and same in seen:
+                    grid[row, K, v] = seen[same]
+                    continue
                 grid[row, K, v] = (cell_key(c), c)
+                if same is not None or of is None:
+                    seen.setdefault(same or _computation(cfg, params, c), grid[row, K, v])
             if cfg.noise_share and of is None:
                 K = cfg.horizons[-1]
-                c = make_cell(cfg.problem, cell_params(cfg, row, K, v), method, K, seeds[:1], noise=False, **common)
+                c = make_cell(cfg.problem, cell_params(cfg, method, K, v), method, K, seeds[:1], noise=False, **common)
                 off[row, v] = (cell_key(c), c)
     return grid, off
+
+
+def _computation(cfg, params, cell) -> str:
+    """What a cell computes, up to names: problem, geometry, the estimator's bit-for-bit
+    equivalent, the concrete schedule at the cell's K, seeds and numerics."""
+    from gluon_mvr.methods.method import Method
+    m = Method.from_description(cell["composition"])
+    problem = get_problem(cfg.problem, **params)
+    est = m.estimator.equivalent()
+    sched = m.build_schedule(cell["K"], problem).describe()
+    sched.pop("label", None)
+    # parameters the estimator does not read do not change what is computed
+    if "beta" not in est.parameters:
+        sched.pop("one_minus_beta"), sched.pop("beta_decay")
+    if "q" not in est.parameters:
+        sched.pop("q"), sched.pop("q_decay")
+    what = {k: v for k, v in cell.items() if k not in ("method", "composition")}
+    what.update(geometry=m.geometry.describe(), estimator=est.describe(), schedule=sched)
+    return json.dumps(what, sort_keys=True)
 
 
 def _row_method(cfg: RateCheckConfig, row: str):
@@ -203,7 +235,7 @@ def bound_for_cell(cfg: RateCheckConfig, method, K: int, instance=None):
     if name is None:
         return None
     try:
-        problem = get_problem(cfg.problem, **cell_params(cfg, of or row, K, instance))
+        problem = get_problem(cfg.problem, **cell_params(cfg, of or m, K, instance))
         sched = run_method.build_schedule(K, problem)
         if cfg.criterion == "gap":
             from gluon_mvr.theory.numeric import star_bound_details
@@ -430,6 +462,7 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
     field_ = "gap" if cfg.criterion == "gap" else "G"
     comps = _compositions(cfg)
     kinds = {c.name: c.kind for m in cfg.methods for c in (controls_for(m) if cfg.controls != "off" else [])}
+    of_name = {row: (None if of is None else of.name) for row, _, of in comps}
     fits, worst_of = {}, {}
     for row, method, of in comps:
         # per horizon, the instance with the largest seed-mean measurement (the worst case over
@@ -440,28 +473,28 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
                              for K in cfg.horizons]
     cells_out = []
     for row, method, of in comps:
-        worst = worst_of[of or row]
+        worst = worst_of[of_name[row] or row]
         res = [results[grid[row, K, v][0]] for K, v in zip(cfg.horizons, worst)]
         G = numpy.array([r[field_] for r in res]).T                    # (S, nK)
-        lf = _log_factor(of or row, cfg.criterion)
+        lf = _log_factor(of or method, cfg.criterion)
         fits[row] = (res, G, fit_rate(cfg.horizons, G, tail=cfg.tail, n_boot=cfg.bootstrap, seed=cfg.root_seed,
                                       log_factor=lf), lf)
         for K in cfg.horizons:
             for v in _instances(cfg):
                 key, c = grid[row, K, v]
-                cells_out.append({"row": row, "of": of, "instance": v, "key": key, "config": c, "result": results[key]})
+                cells_out.append({"row": row, "of": of_name[row], "instance": v, "key": key, "config": c, "result": results[key]})
     for (row, v), (key, c) in off.items():
         cells_out.append({"row": row, "of": None, "instance": v, "key": key, "config": c, "result": results[key]})
 
     reports = []
-    for m in cfg.methods:
+    for m in method_names(cfg):
         res, G, fit, lf = fits[m]
         worst = worst_of[m]
         Gm = [float(numpy.nanmean(r[field_])) for r in res]
         last_ci = mean_interval(res[-1][field_], cfg.bootstrap, seed=cfg.root_seed)
         controls = []
         for row, method, of in comps:
-            if of != m:
+            if of_name[row] != m:
                 continue
             cres, cG, cfit, _ = fits[row]
             c_ci = mean_interval(cres[-1][field_], cfg.bootstrap, seed=cfg.root_seed)
@@ -474,7 +507,7 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
                 windows=local_slopes(cfg.horizons, cG, cfg.tail, lf), slope_difference=d,
                 slope_difference_ci=d_ci, beaten=beaten, wall_time=float(sum(r["wall_time"] for r in cres)),
                 oracle_calls=[r["oracle_calls"] for r in cres]))
-        th = theory_exponent(m, cfg.criterion)
+        th = next(meth for r_, meth, _ in comps if r_ == m).theory_exponent(cfg.criterion)
         windows = local_slopes(cfg.horizons, G, cfg.tail, lf)
         stab = stability(windows, cfg.tolerance)
         mech, lost = _mechanism(fit, last_ci, controls)
