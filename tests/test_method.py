@@ -133,3 +133,38 @@ def test_method_validates_its_parts():
     with pytest.raises(ValueError, match="unknown method"):
         get_method("adam")
     assert "test-storm" in ESTIMATORS
+
+
+def test_the_python_api_matches_the_command_line(tmp_path, capsys):
+    """gm.rate_check prints the CLI's numbers for the same settings; to_frame has one row per
+    cell and seed with every configuration column; plot returns Axes; to_json round-trips."""
+    import json
+    import matplotlib
+    matplotlib.use("Agg")
+    from gluon_mvr.experiments.cli.main import main
+    res = gm.rate_check("quadratic", ["gluon", "mvr1"], horizons=[20, 40, 80], seeds=3, params=dict(layers=2, dim=3),
+                        executor="serial", bootstrap=200)
+    assert main(["rate-check", "--problem", "quadratic", "--param", "layers=2", "--param", "dim=3",
+                 "--methods", "gluon,mvr1", "--horizons", "20,40,80", "--seeds", "3", "--executor", "serial",
+                 "--store", str(tmp_path / "s.sqlite"), "--json", str(tmp_path / "o.json"), "--no-progress"]) in (0, 1)
+    doc = json.loads((tmp_path / "o.json").read_text())
+    api = res.to_json()["results"]
+    for a, b in zip(api, doc["results"]):
+        assert a["method"] == b["method"] and a["slope"] == b["slope"] and a["G"] == b["G"]
+        assert a["verdict"] == b["verdict"] and a["mechanism"] == b["mechanism"]
+    assert res.table().splitlines()[0] in capsys.readouterr().out
+    df = res.to_frame()
+    assert len(df) == sum(len(c["result"]["seeds"]) for c in res.cells)
+    assert {"row", "role", "control_of", "K", "seed", "G", "estimator", "geometry", "schedule"} <= set(df.columns)
+    assert set(df[df.role == "control"].control_of) == {"gluon", "mvr1"}
+    ax = res.plot()
+    assert len(ax.get_lines()) >= 2
+
+
+def test_other_studies_return_result_objects():
+    cert = gm.certify("quadratic", dict(layers=2, dim=3), n_pairs=32)
+    assert cert.document["ok"] is True and len(cert.to_frame()) == 2 and "layer" in cert.table()
+    tuned = gm.tuned_rates("quadratic", ["gluon"], horizons=[20, 40], seeds=2, params=dict(layers=1, dim=2),
+                           executor="serial", bootstrap=100, span=1, search_seeds=2)
+    df = tuned.to_frame()
+    assert list(df.K) == [20, 40] and (df.G > 0).all() and "tuned rate check" in tuned.table()
