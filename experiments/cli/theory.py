@@ -32,15 +32,20 @@ def _verify(args) -> int:
 
 
 def _check(args) -> int:
-    from gluon_mvr.theory.check import BadInput, check_schedule
+    from gluon_mvr.theory.check import BadInput, check_schedule, format_order
     try:
-        result = check_schedule(args.method, args.radius, args.momentum, args.q)
+        result = check_schedule(args.method, args.radius, args.momentum, args.q, beta_expr=args.beta,
+                                one_minus_beta_expr=args.one_minus_beta)
     except BadInput as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"gluon-mvr theory check: error: {exc}", file=sys.stderr)
         return 2
     print(result.message)
-    for name, exp in result.terms:
-        print(f"  {name:<16} K^{exp}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    for hint in result.hints:
+        print(f"  {hint}")
+    for name, exp, logp in result.term_orders:
+        print(f"  {name:<16} {format_order(exp, logp)}")
     for name, ok, detail in result.conditions:
         if not ok:
             print(f"  condition failed: {name} ({detail})")
@@ -58,8 +63,13 @@ def register(subparsers):
     v.set_defaults(func=_verify)
     c = sub.add_parser("check", help="rate of a method's bound under a schedule given as expressions in K")
     c.add_argument("--method", required=True, help="gluon, mvr1, mvr2 or mvr3")
-    c.add_argument("--radius", required=True, help="radius t(K), e.g. 'K**(-2/3)' or 't0*K^(-3/4)'")
-    c.add_argument("--momentum", required=True, help="1 - beta as an expression in K")
+    c.add_argument("--radius", required=True, help="radius t(K), e.g. 'K**(-2/3)', 't0*K^(-3/4)' or 'Min(1/L1, K**(-2/3))'")
+    # one of the three, checked by check_schedule (one error line naming the flag, exit 2)
+    mom = c
+    mom.add_argument("--beta", help="beta(K), the weight of the OLD momentum, e.g. '1 - K**(-2/3)'")
+    mom.add_argument("--one-minus-beta", dest="one_minus_beta",
+                     help="1 - beta(K), the weight of the new gradient, e.g. 'K**(-2/3)'")
+    mom.add_argument("--momentum", help="same as --one-minus-beta (1 - beta; kept for old scripts)")
     c.add_argument("--q", default=None, help="MVR mixing q(K) (mvr2, mvr3)")
     c.add_argument("--json", metavar="PATH", help="write the result as JSON")
     c.set_defaults(func=_check)
