@@ -160,7 +160,8 @@ def test_cli_verify_json(tmp_path, capsys):
     assert _cli(["theory", "verify", "--json", str(path)]) == 0
     data = json.loads(path.read_text())
     assert data["passed"] and len(data["checks"]) >= 12
-    assert all(set(c) == {"name", "passed", "detail"} for c in data["checks"])
+    assert all(set(c) == {"name", "passed", "method", "detail"} for c in data["checks"])
+    assert {c["method"] for c in data["checks"]} == {"symbolic", "numeric"}
     assert "checks passed" in capsys.readouterr().out
 
 

@@ -17,16 +17,49 @@ def _write_json(path, payload):
 
 
 def _verify(args) -> int:
-    from gluon_mvr.theory.verify import run_all
-    checks = run_all()
+    from gluon_mvr.theory.verify import run_all, tasks, validity_report
+    only = [x.strip() for x in args.only.split(",") if x.strip()] if args.only else None
+    if args.only is not None and not only:
+        print("gluon-mvr theory verify: error: --only: expected comma-separated check-name prefixes, "
+              "e.g. 'chain:,assembly:'", file=sys.stderr)
+        return 2
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+        total = sum(1 for name, _ in tasks() if not only or name.startswith(tuple(only)))
+        bar = tqdm(total=total, desc="theory verify", unit="check", file=sys.stderr, leave=False)
+    try:
+        checks = run_all(progress=(lambda name: (bar.set_postfix_str(name, refresh=False), bar.update())) if bar
+                         else None, only=only)
+    except KeyboardInterrupt:
+        if bar:
+            bar.close()
+        print("gluon-mvr theory verify: interrupted; no result written", file=sys.stderr)
+        return 130
+    finally:
+        if bar:
+            bar.close()
+    if not checks:
+        print(f"gluon-mvr theory verify: error: --only: no check name starts with {', '.join(only)}",
+              file=sys.stderr)
+        return 2
     width = max(len(c.name) for c in checks)
     for c in checks:
-        print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+        print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<{width}}  [{c.method}]  {c.detail}")
     failed = [c for c in checks if not c.passed]
-    print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed"
-          + (f"; FAILED: {', '.join(c.name for c in failed)}" if failed else ""))
+    report = validity_report(checks)
+    print("\nvalidity per bound (check: how decided):")
+    for bound, rows in report.items():
+        if rows:
+            own = [r for r in rows if not r["name"].startswith(("weights:", "step:descent-l1", "step:cauchy",
+                                                                "step:martingale", "step:descent-inner"))]
+            print(f"  {bound:<14} " + ", ".join(f"{r['name']} {r['method']}{'' if r['passed'] else ' FAIL'}"
+                                               for r in own))
+    n_sym = sum(c.method == "symbolic" for c in checks)
+    print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed ({n_sym} symbolic, "
+          f"{len(checks) - n_sym} numeric)" + (f"; FAILED: {', '.join(c.name for c in failed)}" if failed else ""))
     if args.json:
-        _write_json(args.json, {"checks": [c.as_dict() for c in checks],
+        _write_json(args.json, {"checks": [c.as_dict() for c in checks], "validity": report,
                                 "passed": not failed, "n_checks": len(checks), "n_failed": len(failed)})
     return 1 if failed else 0
 
@@ -59,7 +92,11 @@ def register(subparsers):
     p = subparsers.add_parser("theory", help="symbolic bounds: verify them, or check a schedule's rate")
     sub = p.add_subparsers(dest="theory_command", required=True)
     v = sub.add_parser("verify", help="run every symbolic check; exit 1 on any failure")
-    v.add_argument("--json", metavar="PATH", help="write every check (name, passed, detail) as JSON")
+    v.add_argument("--json", metavar="PATH",
+                   help="write every check (name, passed, method: symbolic|numeric, detail) as JSON")
+    v.add_argument("--only", metavar="PREFIXES",
+                   help="run only the checks whose name starts with one of these comma-separated prefixes")
+    v.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     v.set_defaults(func=_verify)
     c = sub.add_parser("check", help="rate of a method's bound under a schedule given as expressions in K")
     c.add_argument("--method", required=True, help="gluon, mvr1, mvr2 or mvr3")
