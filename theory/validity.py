@@ -115,7 +115,7 @@ def _sum_closed_form(ratio, closed, start=0):
 
 
 # ============================================================================ 1. weights
-def weight_checks(noise_h=NOISE_H, corr_h=CORR_H, noise_q=NOISE_Q, corr_q=CORR_Q):
+def weight_checks(noise_h=NOISE_H, corr_h=CORR_H, noise_q=NOISE_Q, corr_q=CORR_Q, families=("h", "q")):
     r"""The closed-form factors dominate their finite sums for every ``k`` (symbolic).
 
     With :math:`\beta=1-h`, :math:`V_k=\sum_{j=1}^k\beta^{2(k-j)}=(1-\beta^{2k})/(1-\beta^2)`:
@@ -128,10 +128,11 @@ def weight_checks(noise_h=NOISE_H, corr_h=CORR_H, noise_q=NOISE_Q, corr_q=CORR_Q
     - and the same with :math:`1-\beta\to q` (``noise-q``, ``correction-q``, ``initial-q``:
       :math:`\sum_{n=1}^k(1-q)^n\le(1-q)/q`).
 
-    Returns ``{name: Verdict}``.
+    Returns ``{name: Verdict}`` (``families`` selects the :math:`h` and/or :math:`q` factors).
     """
     out = {}
-    for label, x, noise, corr in (("", h, noise_h, corr_h), ("-q", q, noise_q, corr_q)):
+    fams = {"h": ("", h, noise_h, corr_h), "q": ("-q", q, noise_q, corr_q)}
+    for label, x, noise, corr in (fams[f] for f in families):
         b = 1 - x
         geo = (1 - b ** _k) / x                       # sum_{n=0}^{k-1} b^n
         V = (1 - b ** (2 * _k)) / (1 - b ** 2)        # sum_{j=1}^{k} b^{2(k-j)} = sum_{n=0}^{k-1} b^{2n}
