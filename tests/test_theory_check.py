@@ -32,6 +32,10 @@ def test_momentum_written_as_beta(capsys):
     assert rc == 0 and "O(K^-1/3)" in out and "attains" in out and "hint" not in out
     rc, out, _ = _run(capsys, *sched, "--one-minus-beta", "K**(-2/3)")
     assert rc == 0 and "hint" not in out and "read as 1 - beta" not in out
+    # the converse slip: 1 - beta passed as --beta
+    rc, out, _ = _run(capsys, *sched, "--beta", "K**(-2/3)")
+    hints = [ln for ln in out.splitlines() if "hint:" in ln]
+    assert rc == 1 and len(hints) == 1 and "--one-minus-beta" in hints[0]
     # a 1 - beta that does not tend to 1 gets no hint
     rc, out, _ = _run(capsys, *sched, "--one-minus-beta", "K**(-1/2)")
     assert rc == 1 and "hint" not in out

@@ -72,6 +72,16 @@ def test_step_mutants_fail():
     assert not w["noise"].passed and not w["correction"].passed and w["drift"].passed
 
 
+def test_unroll_checked_and_mutant_fails():
+    assert VD.check_unroll("gluon").passed and VD.check_unroll("mvr1").passed
+    # the drift sum with beta^(k-j) instead of beta^(k-j+1), and gluon/mvr1 swapped, are rejected
+    wrong = lambda m, k, N_, D_, S_: VD.unrolled(m, k, N_, D_, S_) - sum(
+        (1 - S.one_minus_beta) ** (k - j) * S.one_minus_beta * (S_ if m == "gluon" else D_)[j] for j in range(1, k + 1))
+    assert not VD.check_unroll("gluon", closed=wrong).passed
+    swapped = lambda m, *rest: VD.unrolled("mvr1" if m == "gluon" else "gluon", *rest)
+    assert not VD.check_unroll("gluon", closed=swapped).passed and not VD.check_unroll("mvr1", closed=swapped).passed
+
+
 def test_prove_nonnegative_numeric_fallback():
     x = sp.Symbol("x_test", positive=True)
     ok, how = VD.prove_nonnegative(x ** 2 - 10 * x + 26)       # (x - 5)^2 + 1

@@ -313,9 +313,14 @@ def check_schedule(method: str, radius_expr: str, momentum_expr: str | None = No
                          claimed_log_power=claimed_p, notes=notes, hints=hints)
     conditions = result.conditions
     try:
-        if mfield != "beta" and h.has(K) and sp.limit(h, K, sp.oo) == 1:
-            hints.append(f"hint: {FLAGS[mfield]} is 1 - beta and {mtext!r} tends to 1 (no momentum); "
-                         f"if it is beta, pass --beta {mtext!r}")
+        if h.has(K):
+            lim_h = sp.limit(h, K, sp.oo)
+            if mfield != "beta" and lim_h == 1:
+                hints.append(f"hint: {FLAGS[mfield]} is 1 - beta and {mtext!r} tends to 1 (no momentum); "
+                             f"if it is beta, pass --beta {mtext!r}")
+            elif mfield == "beta" and lim_h == 1:
+                hints.append(f"hint: --beta is beta (the weight of the old momentum) and {mtext!r} tends to 0 "
+                             f"(no momentum); if it is 1 - beta, pass --one-minus-beta {mtext!r}")
         for name, fld, e in (("radius", "radius", t), ("1-beta", mfield, h), ("q", "q", q)):
             lim = sp.limit(e, K, sp.oo)
             pos = bool(sp.simplify(e.subs(K, 10 ** 6)).is_positive)

@@ -210,6 +210,39 @@ def check_cauchy_schwarz(samples=500, seed=11) -> Verdict:
     return Verdict(ok, "numeric", f"max lhs/rhs over {samples} instances = {worst:.15f} (<= 1)")
 
 
+def unrolled(method, k, N_, D_, S_):
+    r"""The unrolled error of Gluon / MVR-1 (step 2 of their derivations) [R]:
+    :math:`E^k=\beta^kN_0+h\sum_{j=1}^k\beta^{k-j}N_j+\sum_{j=1}^k\beta^{k-j+1}X_j`, with
+    :math:`X_j=S_j` (Gluon's drift) or :math:`D_j` (MVR-1's correction)."""
+    beta = 1 - h
+    last = S_ if method == "gluon" else D_
+    return (beta ** k * N_[0] + h * sum(beta ** (k - j) * N_[j] for j in range(1, k + 1))
+            + sum(beta ** (k - j + 1) * last[j] for j in range(1, k + 1)))
+
+
+def check_unroll(method, kmax=5, closed=None) -> Verdict:
+    r"""Unrolling, exactly (symbolic): iterating the **update rule** of ``gluon`` or ``mvr1`` for
+    :math:`k\le` ``kmax`` with free symbols :math:`\nabla f(X^j)=G_j`, noise :math:`N_j`,
+    :math:`\nabla f_{\xi_j}(X^{j-1})=G_{j-1}+N_j-D_j`, :math:`M^0=G_0+N_0`, gives
+    :func:`unrolled` (MVR-2/3's unrolled forms are checked as ``step:star-unroll:*``)."""
+    closed = unrolled if closed is None else closed
+    beta = 1 - h
+    G = sp.symbols(f"G0:{kmax + 1}")
+    N_ = sp.symbols(f"N0:{kmax + 1}")
+    D_ = (0,) + sp.symbols(f"D1:{kmax + 1}")
+    S_ = (0,) + tuple(G[j - 1] - G[j] for j in range(1, kmax + 1))
+    M = G[0] + N_[0]
+    bad = []
+    for k in range(1, kmax + 1):
+        gk, gkm1 = G[k] + N_[k], G[k - 1] + N_[k] - D_[k]
+        M = beta * M + h * gk if method == "gluon" else gk + beta * (M - gkm1)
+        if sp.expand(M - G[k] - closed(method, k, N_, D_, S_)) != 0:
+            bad.append(k)
+    return Verdict(not bad, "symbolic", f"E^k from the update rule = beta^k N_0 + h sum beta^(k-j) N_j + "
+                                        f"sum beta^(k-j+1) {'S_j' if method == 'gluon' else 'D_j'} for k = 1..{kmax}"
+                                        + ("" if not bad else f" (MISMATCH at k = {bad})"))
+
+
 # ============================================================================ 3. assembly
 def _nonconvex_derived_terms(method):
     """The numerator assembled from the proven weights (aggregate symbols), by term name."""

@@ -632,6 +632,8 @@ def validity_tasks() -> list:
     out = [("weights", weights),
            ("step:descent-l1", lambda: _from_verdict("step:descent-l1", VD.check_descent_step())),
            ("step:cauchy-schwarz-layers", lambda: _from_verdict("step:cauchy-schwarz-layers", VD.check_cauchy_schwarz()))]
+    for m in ("gluon", "mvr1"):
+        out.append((f"step:unroll:{m}", lambda m=m: _from_verdict(f"step:unroll:{m}", VD.check_unroll(m))))
     for m in HORIZON_BOUND_METHODS:
         out.append((f"step:summation:{m}", lambda m=m: _from_verdict(f"step:summation:{m}", VD.check_summation_coefficient(m))))
         out.append((f"assembly:{m}", lambda m=m: _from_verdict(f"assembly:{m}", VD.check_assembly(m))))
@@ -653,7 +655,7 @@ def validity_report(checks) -> dict:
     out = {}
     for m in (*HORIZON_BOUND_METHODS, *STAR_METHODS):
         base = m[5:] if m.startswith("star-") else m
-        own = {f"recursion:{base}", f"step:summation:{m}", f"assembly:{m}", f"chain:{m}",
+        own = {f"recursion:{base}", f"step:unroll:{base}", f"step:summation:{m}", f"assembly:{m}", f"chain:{m}",
                f"recursion:star-{base}", f"step:star-unroll:{base}"}
         if m.startswith("star-"):
             own |= {"step:star-exp-bound"} | ({"step:star-initial-split"} if base in ("mvr2", "mvr3") else set())

@@ -1,8 +1,15 @@
 """``theory`` subcommand: ``verify`` (the symbolic checks) and ``check`` (a user's schedule).
 
 :func:`register` adds it to the toolkit's argparse CLI; each handler returns the exit code:
-``verify`` 0 when every check passes, 1 otherwise; ``check`` 0 when the claimed rate is
-attained, 1 when not, 2 on bad input (one line naming the field).
+
+- ``verify`` 0 when every check passes, 1 otherwise, 2 on a bad ``--only``, 130 on Ctrl-C.
+  Each printed check says how it was decided (``[symbolic]`` or ``[numeric]``), then a
+  per-bound validity summary; ``--json`` writes ``checks`` (``name``, ``passed``, ``method``,
+  ``detail``) and ``validity`` (per bound, the checks of its validity).  A tqdm bar on stderr
+  shows progress (``--no-progress`` silences it); ``--only`` takes name prefixes.
+- ``check`` 0 when the claimed rate is attained, 1 when not, 2 on bad input (one line on
+  stderr naming the flag).  The momentum is ``--beta`` (beta) or ``--one-minus-beta``
+  (1 - beta); ``--momentum`` is kept and means 1 - beta (the output says so).
 """
 from __future__ import annotations
 
