@@ -82,6 +82,13 @@ def test_unroll_checked_and_mutant_fails():
     assert not VD.check_unroll("gluon", closed=swapped).passed and not VD.check_unroll("mvr1", closed=swapped).passed
 
 
+def test_martingale_identity_and_control():
+    ok = VD.check_martingale()
+    assert ok.passed is True and ok.method == "numeric"
+    l2, jensen = VD.martingale_gap(dependent=False)       # one shared sign: not martingale differences
+    assert l2 > 0.1 and not VD.check_martingale(dependent=False).passed
+
+
 def test_prove_nonnegative_numeric_fallback():
     x = sp.Symbol("x_test", positive=True)
     ok, how = VD.prove_nonnegative(x ** 2 - 10 * x + 26)       # (x - 5)^2 + 1

@@ -9,8 +9,11 @@ bound is *valid*, i.e. at least what its derivation gives, in three layers:
    form is proved by induction (value at 0, one-step difference), and the factor minus the sum
    is proved nonnegative (:func:`prove_nonnegative`);
 2. **steps** (``step:*``): the one-step inequalities of the derivations — the descent step (L1)
-   from the A1 consequence and the inexact-LMO premises, the summation (L4) that moves the drift
-   to the left (:math:`c_i`), Cauchy–Schwarz over layers (numeric, seeded instances);
+   from the A1 consequence and the inexact-LMO premises (symbolic), the unrolling of Gluon's and
+   MVR-1's error recursions from their update rules (exact, symbolic), the martingale identity
+   (L2) with Jensen and the norm equivalence (exact expectations over all sign paths of seeded
+   martingale instances, numeric), Cauchy–Schwarz over layers (numeric), and the summation (L4)
+   that moves the drift to the left (:math:`c_i`, symbolic);
 3. **assembly** (``assembly:*``, symbolic) and **chain** (``chain:*``, numeric): the declared
    numerator dominates, term by term, the numerator assembled from the proven weights; and on
    random admissible instances (seeded: layers, constants, horizon, parameters with the bound's
@@ -21,9 +24,9 @@ bound is *valid*, i.e. at least what its derivation gives, in three layers:
 Premises taken as given (the lemmas, not re-proved here): A1's consequence
 :math:`f(Y)\le f(X)+\langle\nabla f(X),Y-X\rangle+\sum_i\frac{L_{0,i}+L_{1,i}\|\nabla_if\|_*}{2}\|Y_i-X_i\|^2`,
 the inexact-LMO model (:math:`\langle M,\widetilde{\rm lmo}(M)\rangle\le-(1-\delta)\|M\|_*`,
-:math:`\|\widetilde{\rm lmo}(M)\|\le1+\delta`), the martingale identity
-:math:`E\|\sum_jc_jN_j\|_F^2=\sum_jc_j^2E\|N_j\|_F^2` with Jensen, the triangle inequality, A2,
-A3, and the error recursions (checked exactly in :mod:`theory.verify`, ``recursion:*``).
+:math:`\|\widetilde{\rm lmo}(M)\|\le1+\delta`), the triangle inequality, A2, A3, and the error
+recursions (checked exactly in :mod:`theory.verify`, ``recursion:*``); the martingale identity
+:math:`E\|\sum_jc_jN_j\|_F^2=\sum_jc_j^2E\|N_j\|_F^2` is a lemma too, exercised numerically.
 
 Each function returns a :class:`Verdict` whose ``method`` is ``"symbolic"`` (a sympy proof)
 or ``"numeric"`` (seeded random instances; a counterexample fails).  All derivations are the
@@ -54,6 +57,9 @@ class Verdict:
     passed: bool
     method: str
     detail: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "passed", bool(self.passed))   # numpy / sympy booleans -> bool
 
 
 # ============================================================================ proving
@@ -152,7 +158,7 @@ def weight_checks(noise_h=NOISE_H, corr_h=CORR_H, noise_q=NOISE_Q, corr_q=CORR_Q
                 continue
             ok, how = prove_nonnegative(factor - total)
             out[name] = Verdict(bool(ok and induction), how if induction else "symbolic",
-                                f"{factor} - {sp.simplify(total)} >= 0 for all k >= 1: {ok} ({how}); "
+                                f"{factor} - ({sp.simplify(total)}) >= 0 for all k >= 1: {ok} ({how}); "
                                 f"closed form by induction: {induction}")
     return out
 
@@ -241,6 +247,55 @@ def check_unroll(method, kmax=5, closed=None) -> Verdict:
     return Verdict(not bad, "symbolic", f"E^k from the update rule = beta^k N_0 + h sum beta^(k-j) N_j + "
                                         f"sum beta^(k-j+1) {'S_j' if method == 'gluon' else 'D_j'} for k = 1..{kmax}"
                                         + ("" if not bad else f" (MISMATCH at k = {bad})"))
+
+
+def martingale_gap(n_steps=8, shape=(2, 3), seed=13, dependent=True, n_instances=40):
+    r"""Exact expectations over all :math:`2^n` sign paths (numeric, seeded instances).
+
+    Martingale differences :math:`N_j=\varepsilon_jV_j(\varepsilon_1,\dots,\varepsilon_{j-1})`
+    (Rademacher signs, a matrix :math:`V_j` depending on the past signs, so the :math:`N_j` are
+    martingale differences, not independent); weights :math:`c_j` random.  Returns the largest
+    relative deviations of
+
+    - (L2) :math:`E\|\sum_jc_jN_j\|_F^2` from :math:`\sum_jc_j^2E\|N_j\|_F^2` (must be 0), and
+    - Jensen + norm equivalence: :math:`E\|\sum_jc_jN_j\|_*/(\rho\sqrt{\sum_jc_j^2E\|N_j\|_F^2})`
+      with the nuclear norm, :math:`\rho=\sqrt{\min(m,n)}` (must be :math:`\le1`).
+
+    ``dependent=False`` replaces the signs by one shared sign (not a martingale difference
+    sequence: the control that the identity can fail).
+    """
+    rng = numpy.random.default_rng(seed)
+    paths = numpy.array(numpy.meshgrid(*[[-1.0, 1.0]] * n_steps, indexing="ij")).reshape(n_steps, -1).T
+    rho = math.sqrt(min(shape))
+    worst_l2, worst_jensen = 0.0, 0.0
+    for _ in range(n_instances):
+        c = rng.normal(size=n_steps)
+        base = rng.normal(size=(n_steps, *shape))
+        mix = rng.normal(size=(n_steps, n_steps, *shape))
+        total = numpy.zeros((paths.shape[0], *shape))
+        sq = numpy.zeros(paths.shape[0])
+        for j in range(n_steps):
+            # V_j depends on the earlier signs (predictable); the sign of step j multiplies it
+            V = base[j] + numpy.einsum("pk,kab->pab", paths[:, :j], mix[j, :j]) / max(j, 1)
+            sign = paths[:, j] if dependent else paths[:, 0]
+            N = sign[:, None, None] * V
+            total += c[j] * N
+            sq += c[j] ** 2 * numpy.sum(N ** 2, axis=(1, 2))
+        lhs = numpy.mean(numpy.sum(total ** 2, axis=(1, 2)))
+        rhs = numpy.mean(sq)
+        worst_l2 = max(worst_l2, abs(lhs - rhs) / rhs)
+        nuc = numpy.mean(numpy.linalg.svd(total, compute_uv=False).sum(axis=1))
+        worst_jensen = max(worst_jensen, nuc / (rho * math.sqrt(rhs)))
+    return worst_l2, worst_jensen
+
+
+def check_martingale(dependent=True) -> Verdict:
+    """(L2) and Jensen with the norm equivalence, exactly in expectation over all sign paths of
+    seeded martingale instances (:func:`martingale_gap`; numeric)."""
+    l2, jensen = martingale_gap(dependent=dependent)
+    ok = l2 <= 1e-10 and jensen <= 1 + 1e-12
+    return Verdict(ok, "numeric", f"max |E||sum c N||_F^2 - sum c^2 E||N||_F^2| / rhs = {l2:.3g} (= 0); "
+                                  f"max E||sum c N||_nuc / (rho sqrt(sum c^2 E||N||_F^2)) = {jensen:.6f} (<= 1)")
 
 
 # ============================================================================ 3. assembly

@@ -631,7 +631,8 @@ def validity_tasks() -> list:
         return [_from_verdict(f"weights:{n}", v) for n, v in VD.weight_checks().items()]
     out = [("weights", weights),
            ("step:descent-l1", lambda: _from_verdict("step:descent-l1", VD.check_descent_step())),
-           ("step:cauchy-schwarz-layers", lambda: _from_verdict("step:cauchy-schwarz-layers", VD.check_cauchy_schwarz()))]
+           ("step:cauchy-schwarz-layers", lambda: _from_verdict("step:cauchy-schwarz-layers", VD.check_cauchy_schwarz())),
+           ("step:martingale-l2", lambda: _from_verdict("step:martingale-l2", VD.check_martingale()))]
     for m in ("gluon", "mvr1"):
         out.append((f"step:unroll:{m}", lambda m=m: _from_verdict(f"step:unroll:{m}", VD.check_unroll(m))))
     for m in HORIZON_BOUND_METHODS:
@@ -646,6 +647,7 @@ def validity_tasks() -> list:
 
 #: which checks establish each bound's validity (beyond its exponents), for the per-bound report
 SHARED_VALIDITY = ("weights:", "step:descent-l1", "step:cauchy-schwarz-layers", "step:martingale-factors",
+                   "step:martingale-l2",
                    "step:descent-inner-product")
 
 
