@@ -4,7 +4,7 @@ import math
 import numpy
 import pytest
 
-from gluon_mvr.theory.tolerance import C_EVAL, LAMBDA, Comparison, compare, rounding_rtol
+from gluon_mvr.theory.tolerance import C_EVAL, LAMBDA, Comparison, compare, measurement_terms, rounding_rtol
 
 
 def test_issue_rounding_case_holds_with_margin():
@@ -12,7 +12,7 @@ def test_issue_rounding_case_holds_with_margin():
     # --horizons 100,316,1000 (16 seeds): measured 0.14 against bound 0.13999999999999999 at K = 1000
     measured, bound = 0.14, 0.13999999999999999
     assert measured > bound                                  # the old strict comparison flagged this
-    c = compare(measured, bound, "float64", n_terms=1000 * 16)
+    c = compare(measured, bound, "float64", n_terms=measurement_terms(1000, 16, 1))
     assert c.status == "holds" and c.holds and c.within_rounding
     assert c.margin == pytest.approx(1 - measured / bound) and -1e-15 < c.margin < 0
     assert "holds" in c.describe() and "margin" in c.describe()
@@ -49,6 +49,9 @@ def test_rtol_scaling():
     assert rounding_rtol("float32", 100) == pytest.approx(C_EVAL * u64 + LAMBDA * u32 * 10)
     assert rounding_rtol(numpy.float32, 4) > rounding_rtol("float64", 4)
     assert rounding_rtol("float64", 10 ** 6) < 2e-12          # far below any modelling error
+    assert measurement_terms(1000, 16, 2) == 32_000
+    with pytest.raises(ValueError, match="seeds"):
+        measurement_terms(10, 0)
     with pytest.raises(ValueError, match="n_terms"):
         rounding_rtol("float64", 0)
     with pytest.raises(ValueError, match="dtype"):

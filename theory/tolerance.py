@@ -87,6 +87,16 @@ def rounding_rtol(dtype="float64", n_terms: int = 1) -> float:
     return C_EVAL * u64 + LAMBDA * u * math.sqrt(n)
 
 
+def measurement_terms(K: int, seeds: int = 1, n_layers: int = 1) -> int:
+    """``n_terms`` of a layer-weighted stationarity :math:`G_K` averaged over seeds: one dual
+    norm per layer, iteration and seed, :math:`K\cdot\text{seeds}\cdot p` (a star-convex gap
+    :math:`f(X^K)-f^*` averaged over seeds: ``measurement_terms(1, seeds)``)."""
+    n = int(K) * int(seeds) * int(n_layers)
+    if n < 1:
+        raise ValueError(f"K, seeds, n_layers: must be integers >= 1; got {K!r}, {seeds!r}, {n_layers!r}")
+    return n
+
+
 def compare(measured, bound, dtype="float64", n_terms: int = 1) -> Comparison:
     """Does ``measured <= bound`` hold, up to the rounding of ``dtype`` over ``n_terms`` terms?
 
