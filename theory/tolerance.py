@@ -88,7 +88,7 @@ def rounding_rtol(dtype="float64", n_terms: int = 1) -> float:
 
 
 def measurement_terms(K: int, seeds: int = 1, n_layers: int = 1) -> int:
-    """``n_terms`` of a layer-weighted stationarity :math:`G_K` averaged over seeds: one dual
+    r"""``n_terms`` of a layer-weighted stationarity :math:`G_K` averaged over seeds: one dual
     norm per layer, iteration and seed, :math:`K\cdot\text{seeds}\cdot p` (a star-convex gap
     :math:`f(X^K)-f^*` averaged over seeds: ``measurement_terms(1, seeds)``)."""
     n = int(K) * int(seeds) * int(n_layers)
