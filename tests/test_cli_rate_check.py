@@ -270,3 +270,16 @@ def test_results_export_of_a_missing_store_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "store" in err[0]
     assert not out.exists() and not (tmp_path / "none.sqlite").exists()
+
+
+def test_a_bound_met_to_rounding_holds_with_its_margin(tmp_path, capsys):
+    """Noise off, Frobenius norm: MVR-1's measured G_K equals its bound up to rounding (2.8e-17
+    apart); the comparison's rounding tolerance reports it as holding, with its margin."""
+    argv = ["rate-check", "--problem", "quadratic", "--param", "sigma=0", "--param", "norm=frobenius",
+            "--methods", "mvr1", "--horizons", "100,316,1000", "--no-controls", "--executor", "serial",
+            "--store", str(tmp_path / "s.sqlite"), "--json", str(tmp_path / "o.json"), "--no-progress"]
+    assert main(argv) == 0
+    (r,) = json.loads((tmp_path / "o.json").read_text())["results"]
+    assert r["bound_status"] == "holds" and r["bound_violations"] == []
+    assert abs(r["bound_margin"]) < 1e-12 and r["bound_ratio"] == pytest.approx(1.0, abs=1e-12)
+    assert "BOUND VIOLATED" not in capsys.readouterr().out

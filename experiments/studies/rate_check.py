@@ -254,16 +254,22 @@ def bound_for_cell(cfg: RateCheckConfig, method, K: int, instance=None):
 
 
 def _bound_ratios(cfg, row, G_mean, values):
-    """Largest measured/bound over horizons, and the horizons where it exceeds 1."""
-    ratios, bad = [], []
+    """Largest measured/bound over horizons, and the horizons where the bound is violated beyond
+    the rounding of the measurement (:func:`gluon_mvr.theory.tolerance.compare`: a relative
+    tolerance scaled to the dtype and the number of summed terms), each with its margin."""
+    from gluon_mvr.theory.tolerance import compare, measurement_terms
+    ratios, bad, margins = [], [], []
+    n_layers = len(get_problem(cfg.problem, **cfg.params).layout.shapes)
     for K, g, v in zip(cfg.horizons, G_mean, values):
         b = bound_for_cell(cfg, row, K, v)
         if b is None:
             continue
         ratios.append(g / b)
-        if g > b:
-            bad.append({"K": K, "measured": g, "bound": b})
-    return (max(ratios) if ratios else None), bad
+        cmp = compare(g, b, dtype=cfg.dtype, n_terms=measurement_terms(K, cfg.seeds, n_layers))
+        margins.append(cmp.margin)
+        if not cmp.holds:
+            bad.append({"K": K, "measured": g, "bound": b, "margin": cmp.margin, "rtol": cmp.rtol})
+    return (max(ratios) if ratios else None), bad, (min(margins) if margins else None)
 
 
 @dataclass
@@ -316,6 +322,7 @@ class MethodReport:
     mechanism: str = "not checked"                   # visible / not visible / not checked
     matched_by: list = field(default_factory=list)   # controls the method did not beat
     controls: list = field(default_factory=list)     # ControlReport
+    bound_margin: float | None = None                # smallest 1 - measured/bound over horizons
 
     def as_dict(self):
         d = {"method": self.method, "slope": self.fit.slope, "ci": list(self.fit.ci),
@@ -324,7 +331,9 @@ class MethodReport:
              "matched_by": self.matched_by, "controls": [c.as_dict() for c in self.controls],
              "horizons": self.horizons, "G": self.G, "G_min": self.G_min, "G_last_ci": list(self.G_last_ci),
              "oracle_calls": self.oracle_calls, "noise_share": self.noise_share,
-             "bound_ratio": self.bound_ratio, "bound_violations": self.bound_violations,
+             "bound_ratio": self.bound_ratio, "bound_margin": self.bound_margin,
+             "bound_status": None if self.bound_ratio is None else ("violated" if self.bound_violations else "holds"),
+             "bound_violations": self.bound_violations,
              "diverged": self.diverged, "wall_time": self.wall_time, "worst_instance": self.worst_instance}
         d.update({k: v for k, v in self.fit.as_dict().items() if k not in ("slope", "ci")})
         return d
@@ -516,7 +525,7 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
         if (m, worst[-1]) in off:
             g_off = results[off[m, worst[-1]][0]][field_][0]
             share = float(1.0 - g_off / Gm[-1]) if Gm[-1] > 0 else None
-        ratio, bad = _bound_ratios(cfg, m, Gm, worst)
+        ratio, bad, margin = _bound_ratios(cfg, m, Gm, worst)
         div = sum(1 for r in res for d_ in r["diverged_at"] if d_ >= 0)
         reports.append(MethodReport(
             method=m, horizons=list(cfg.horizons), G=Gm,
@@ -526,7 +535,7 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
             oracle_calls=[r["oracle_calls"] for r in res], noise_share=share, bound_ratio=ratio,
             bound_violations=bad, diverged=div, wall_time=float(sum(r["wall_time"] for r in res)),
             worst_instance=worst if cfg.worst_param else None, windows=windows, stability=stab,
-            rate_verdict=rv, mechanism=mech, matched_by=lost, controls=controls))
+            rate_verdict=rv, mechanism=mech, matched_by=lost, controls=controls, bound_margin=margin))
     return RateCheckResult(cfg, reports, store.path, cells_out, computed, len(todo) - computed)
 
 
@@ -619,6 +628,6 @@ def format_table(reports, problem: str, criterion: str = "stationarity") -> str:
                          + ", ".join(f"K={K}: {v:.4g}" for K, v in zip(r.horizons, r.worst_instance)))
     for r in reports:
         for v in r.bound_violations:
-            lines.append(f"!! BOUND VIOLATED: {r.method} at K={v['K']}: measured {v['measured']:.4g} "
-                         f"> bound {v['bound']:.4g}")
+            lines.append(f"!! BOUND VIOLATED: {r.method} at K={v['K']}: measured {v['measured']:.6g} "
+                         f"> bound {v['bound']:.6g} (margin {v['margin']:.3g}, beyond rounding rtol {v['rtol']:.2g})")
     return "\n".join(lines)
