@@ -54,3 +54,15 @@ def test_the_default_rate_check_claims_hold():
     assert abs(by["gluon"].fit.slope + 0.25) <= 0.04
     for m in ("mvr1", "mvr2", "mvr3"):
         assert abs(by[m].fit.slope + 1 / 3) <= 0.04 and by[m].mechanism == "visible" and by[m].verdict == "match"
+
+
+def test_tuned_gluon_is_an_opt_in_control():
+    res = gm.rate_check("quadratic", ["mvr1"], horizons=[20, 40, 80], seeds=2, params=dict(layers=1, dim=3),
+                        controls="tuned", executor="serial", bootstrap=100, noise_share=False)
+    (r,) = res.reports
+    tuned = [c for c in r.controls if c.kind == "tuned"]
+    assert len(tuned) == 1 and tuned[0].name == "gluon~tuned" and len(tuned[0].G) == 3
+    assert r.as_dict()["controls"][-1]["kind"] == "tuned"
+    off = gm.rate_check("quadratic", ["mvr1"], horizons=[20, 40, 80], seeds=2, params=dict(layers=1, dim=3),
+                        controls="off", executor="serial", bootstrap=100, noise_share=False)
+    assert off.reports[0].controls == [] and off.reports[0].mechanism == "not checked"

@@ -535,6 +535,7 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
     for (row, v), (key, c) in off.items():
         cells_out.append({"row": row, "of": None, "instance": v, "key": key, "config": c, "result": results[key]})
 
+    tuned = _tuned_gluon(cfg, store, progress) if cfg.controls == "tuned" and cfg.criterion == "stationarity" else None
     reports = []
     for m in method_names(cfg):
         res, G, fit, lf = fits[m]
@@ -556,6 +557,17 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
                 windows=local_slopes(cfg.horizons, cG, cfg.tail, lf), slope_difference=d,
                 slope_difference_ci=d_ci, beaten=beaten, wall_time=float(sum(r["wall_time"] for r in cres)),
                 oracle_calls=[r["oracle_calls"] for r in cres]))
+        if tuned is not None and m != "gluon":
+            tG = numpy.array(tuned["G_seeds"]).T
+            t_ci = mean_interval(tuned["G_seeds"][-1], cfg.bootstrap, seed=cfg.root_seed)
+            d, d_ci = slope_difference(cfg.horizons, G, tG, tail=cfg.tail, n_boot=cfg.bootstrap,
+                                       seed=cfg.root_seed, log_factor=lf)
+            tfit = fit_rate(cfg.horizons, tG, tail=cfg.tail, n_boot=cfg.bootstrap, seed=cfg.root_seed)
+            controls.append(ControlReport(
+                name="gluon~tuned", kind="tuned", of=m, fit=tfit, G=list(tuned["G"]), G_last_ci=t_ci,
+                windows=local_slopes(cfg.horizons, tG, cfg.tail), slope_difference=d, slope_difference_ci=d_ci,
+                beaten=bool(last_ci[1] < t_ci[0] and d_ci[1] < 0), wall_time=0.0,
+                oracle_calls=[1 + (K - 1) for K in cfg.horizons]))
         th = next(meth for r_, meth, _ in comps if r_ == m).theory_exponent(cfg.criterion)
         windows = local_slopes(cfg.horizons, G, cfg.tail, lf)
         stab = stability(windows, cfg.tolerance)
@@ -578,6 +590,15 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
             rate_verdict=rv, mechanism=mech, matched_by=lost, controls=controls, bound_margin=margin,
             bound_by_horizon=per_K))
     return RateCheckResult(cfg, reports, store.path, cells_out, computed, len(todo) - computed)
+
+
+def _tuned_gluon(cfg: RateCheckConfig, store, progress):
+    """Gluon tuned per K (radius and 1 - beta searched; :func:`gluon_mvr.experiments.studies.tuning.tune`):
+    the honest competitor to MVR's exponent (docs/theory.md §8), run on the same store."""
+    from dataclasses import replace as dc_replace
+    from gluon_mvr.experiments.studies.tuning import tune
+    (out,) = tune(dc_replace(cfg, methods=("gluon",), tuned=True), store, progress=progress)
+    return out
 
 
 def rate_check(problem="quadratic", methods=None, *, horizons=None, seeds=None, params=None,

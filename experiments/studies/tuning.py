@@ -163,6 +163,7 @@ def tune(cfg, store, span: int = 2, search_seeds: int = 4, progress=None):
         out.append({"method": m, "slope": fit.slope, "ci": list(fit.ci), "theory": th,
                     "verdict": None if th is None else verdict(fit, th, cfg.tolerance),
                     "horizons": list(cfg.horizons), "G": [p["G"] for p in per_K], "best": per_K,
+                    "G_seeds": [list(map(float, g)) for g in finals],
                     "radius_exponent": r_slope, "momentum_exponent": m_slope, "fit": fit.as_dict()})
     return out
 
