@@ -16,7 +16,6 @@ The constants :math:`t_i`, :math:`c_\beta`, :math:`c_q` may also be given per ba
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy
