@@ -196,20 +196,30 @@ class RotationErrorLMO(Norm):
     :math:`\delta_{\rm eff}=\max(\delta_{\rm align},\delta_{\rm over},0)=\delta`.  Tall layers use
     :math:`P(gI-sW)` (:math:`W` of size :math:`n`), the transpose of the same construction.
     Only spectral geometries (``spectral``, ``scaled-spectral``).
+
+    ``stretch=True`` makes *both* consequences of the error model tight at once [R]:
+    :math:`\widetilde{\mathrm{lmo}}(M)=-(1+\delta)(g'I+s'W)P/c` with :math:`g'=(1-\delta)/(1+\delta)`,
+    :math:`s'=\sqrt{1-g'^2}`: gain exactly :math:`1-\delta`, every singular value exactly
+    :math:`1+\delta` (even :math:`m`), spectral error :math:`\sqrt{\delta^2+4\delta}`,
+    :math:`\delta_{\rm eff}=\delta`.  On a quadratic with a full-rank square layer of even size the
+    descent lemma of docs/theory.md §4 then holds with equality (the instance of
+    :mod:`experiments.studies.lmo.kill`).
     """
 
     name = "rotation"
 
-    def __init__(self, base: str = "spectral", delta: float = 0.1, seed: int = 0):
+    def __init__(self, base: str = "spectral", delta: float = 0.1, seed: int = 0, stretch: bool = False):
         d = float(delta)
         if not (0.0 <= d < 1.0):
             raise ValueError(f"rotation LMO delta must lie in [0, 1); got {delta!r}")
         self.base = get_norm(base) if isinstance(base, str) else base
         if not isinstance(self.base, SpectralNorm):
             raise ValueError(f"rotation LMO needs a spectral base norm; got {self.base.name!r}")
-        self.delta = d
+        self.delta, self.stretch = d, bool(stretch)
+        self.length = 1.0 + d if self.stretch else 1.0
         self.gain = 1.0 - d
-        self._s = float(numpy.sqrt(max(0.0, 1.0 - self.gain ** 2)))
+        g = self.gain / self.length                  # cosine of the rotation
+        self._g, self._s = g, float(numpy.sqrt(max(0.0, 1.0 - g * g)))
         self._rng = numpy.random.default_rng(seed)
 
     def norm(self, X):
@@ -241,10 +251,10 @@ class RotationErrorLMO(Norm):
         tall = m > n
         W = self.skew_orthogonal(G.shape[:-2], n if tall else m, xp, G.dtype)
         rot = (P @ W) if tall else (W @ P)
-        return -(self.gain * P + (-self._s if tall else self._s) * rot) / self.base.scale(m, n)
+        return -self.length * (self._g * P + (-self._s if tall else self._s) * rot) / self.base.scale(m, n)
 
     def __repr__(self):
-        return f"RotationErrorLMO(base={self.base.name!r}, delta={self.delta})"
+        return f"RotationErrorLMO(base={self.base.name!r}, delta={self.delta}, stretch={self.stretch})"
 
 
 register_norm("spectral-ns", NewtonSchulzSpectralNorm)

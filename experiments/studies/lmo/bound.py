@@ -37,7 +37,8 @@ DEFAULT_LMOS = (("exact", "exact", 0), ("ns-jordan", "ns", 2), ("ns-jordan", "ns
 def lmo_builder(label: str, kind: str, option, ns_dtype=None, seed: int = 0):
     """``norm_name -> Norm`` for an LMO spec (``kind`` ``exact``, ``ns`` (option = steps) or
     ``controlled`` (option = delta; label ``controlled-<mode>``) or ``rotation`` (option = delta:
-    :class:`methods.inexact.RotationErrorLMO`, gain exactly ``1 - delta``, direction error only))."""
+    :class:`methods.inexact.RotationErrorLMO`, gain exactly ``1 - delta``, direction error only;
+    label ``rotation-stretch``: its ``stretch=True`` variant, norm ``1 + delta`` as well))."""
     if kind == "exact":
         return build_norm
     if kind == "ns":
@@ -55,7 +56,7 @@ def lmo_builder(label: str, kind: str, option, ns_dtype=None, seed: int = 0):
         def build_rot(n):
             if n not in ("spectral", "scaled-spectral"):
                 return build_norm(n)
-            return RotationErrorLMO(base=n, delta=float(option), seed=seed)
+            return RotationErrorLMO(base=n, delta=float(option), seed=seed, stretch=label == "rotation-stretch")
         return build_rot
     raise ValueError(f"unknown LMO kind {kind!r}; allowed: exact, ns, controlled, rotation")
 
