@@ -72,3 +72,25 @@ def test_seeded_random_points_are_reproducible_and_inside_the_ranges():
         assert 0.3 <= p["delta"] <= 0.9 and 1.0 <= p["t_scale"] <= 16.0 and p["K"] == 50
     assert grid_points(GRID, n_random=5, search_seed=4)[6:] != a[6:]
     assert numpy.all([isinstance(p["K"], int) for p in a])
+
+
+def _cli(argv):
+    from gluon_mvr.experiments.cli.main import main
+    return main(["lmo-error", "--no-progress", "--store", "", *argv])
+
+
+def test_cli_kill_part_passes_and_fails_when_a_mutant_survives(tmp_path, monkeypatch, capsys):
+    import json
+
+    import gluon_mvr.experiments.studies.lmo.kill as lk
+    monkeypatch.setattr(lk, "DEFAULT_GRID", GRID)
+    out = tmp_path / "k.json"
+    assert _cli(["--parts", "kill", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert [r["bound"] for r in doc["kill"]][0] == "inexact bound [R]"
+    assert all(r["killed"] == r["mutant"] for r in doc["kill"])
+    assert "KILLED" in capsys.readouterr().out
+    # a "mutant" that is the true bound cannot be killed: the check reports the lost power, exit 1
+    monkeypatch.setattr(lk, "mutants", lambda: {"not a mutant": lk.inexact_bound})
+    assert _cli(["--parts", "kill"]) == 1
+    assert "CHECK FAILED" in capsys.readouterr().out

@@ -161,3 +161,25 @@ def format_coupling(rep) -> str:
                      + ("all 'rescaling only', as they must be" if ctl else
                         "!! NOT all 'rescaling only': the effective-step estimate is not resolving what it claims"))
     return "\n".join(lines)
+
+
+def format_kill(rows, eff_rows) -> str:
+    lines = ["(e) the instance where delta matters [R]: Gluon, 1-beta = 1, deterministic quadratic (one 8x8 "
+             "spectral layer), stretched rotation oracle (gain 1-delta, step norm 1+delta): the descent lemma "
+             "is an equality, G_K moves with delta at a fixed effective step (1-delta) t:"]
+    oracles = list(dict.fromkeys(r["oracle"] for r in eff_rows))
+    deltas = list(dict.fromkeys(r["delta"] for r in eff_rows))
+    by = {(r["oracle"], r["delta"]): r for r in eff_rows}
+    lines.append(f"    {'G_K / G_K(exact), same eff. step':<34}" + "".join(f"{'d=' + format(d, 'g'):>8}" for d in deltas))
+    for o in oracles:
+        lines.append(f"    {o:<34}" + "".join(f"{by[o, d]['G_ratio']:>8.3f}" for d in deltas))
+    lines.append("    kill search over delta x radius x K (measured / bound; > 1 kills; points whose measured "
+                 "delta_eff exceeds the declared one excluded):")
+    for r in rows:
+        status = ("KILLED" if r["killed"] else "survives")
+        want = "must be killed" if r["mutant"] else "must survive"
+        ok = r["killed"] == r["mutant"]
+        where = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in (r["where"] or {}).items())
+        lines.append(f"    {r['bound']:<22} worst ratio {r['worst_ratio']:>8.4g} at {where:<34} {status:<9} "
+                     f"({want}{'' if ok else ' -- !! CHECK FAILED'}) [{r['n_applicable']}/{r['n_points']} points]")
+    return "\n".join(lines)
