@@ -152,3 +152,16 @@ def test_cli_coupling_prints_effective_steps_and_verdicts(tmp_path, monkeypatch,
     assert {"best_t", "best_t_ci", "gain", "gain_ci", "best_x", "best_x_ci", "best_h", "best_h_ci", "x_shift_ci",
             "verdict", "delta_eff"} <= set(adv)
     assert adv["verdict"] in ("rescaling only", "unresolved")
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (6, 10), (10, 6)])
+def test_stretched_rotation_makes_both_consequences_tight(shape):
+    M = numpy.random.default_rng(5).standard_normal((3,) + shape)
+    for delta in (0.2, 0.6):
+        D = RotationErrorLMO(delta=delta, seed=2, stretch=True).lmo(M)
+        spec, align, over = lmo_deltas(M, D)
+        numpy.testing.assert_allclose(align, delta, atol=1e-12)         # <M, lmo~> = -(1-delta)||M||_*
+        numpy.testing.assert_allclose(over, delta, atol=1e-12)          # ||lmo~|| = 1 + delta
+        numpy.testing.assert_allclose(spec, numpy.sqrt(delta ** 2 + 4 * delta), atol=1e-12)
+        s = numpy.linalg.svd(D, compute_uv=False)
+        numpy.testing.assert_allclose(s, 1 + delta, atol=1e-12)        # every singular value (even sizes)

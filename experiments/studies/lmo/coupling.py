@@ -35,21 +35,22 @@ from gluon_mvr.experiments.studies.lmo.effective import (EDGE_WEIGHT, SHIFT_TOL,
 from gluon_mvr.experiments.studies.lmo.momenta import build_family, layer_norm_names
 from gluon_mvr.experiments.studies.lmo.replay import replay
 
-CONTROLLED_DELTAS = (0.2, 0.4, 0.6)
-CONTROLLED_MODES = ("adversarial", "overshoot")
+#: the rescaling controls: (1 - delta) lmo at three deltas, (1 + delta) lmo at one (mode -> deltas)
+CONTROLLED = {"adversarial": (0.2, 0.4, 0.6), "overshoot": (0.4,)}
 ROTATION_DELTAS = (0.2, 0.4, 0.6)
 JORDAN_STEPS = (1, 2, 3, 4, 5, 6)
 #: the series whose error only rescales the exact LMO (controls: verdict "rescaling only")
 RESCALING_SERIES = ("controlled-adversarial", "controlled-overshoot")
 
 
-def default_levels(jordan_steps=JORDAN_STEPS, deltas=CONTROLLED_DELTAS, modes=CONTROLLED_MODES,
-                   rotation_deltas=ROTATION_DELTAS):
-    """``[(series, (label, kind, option))]``: exact, Jordan NS steps, controlled deltas per mode,
-    rotations."""
+def default_levels(jordan_steps=JORDAN_STEPS, controlled=None, rotation_deltas=ROTATION_DELTAS):
+    """``[(series, (label, kind, option))]``: exact, Jordan NS steps, the controlled (rescaling)
+    errors per mode and delta, the rotations (direction errors at equal gain)."""
+    controlled = CONTROLLED if controlled is None else controlled
     out = [("exact", ("exact", "exact", 0))]
     out += [("ns-jordan", ("ns-jordan", "ns", int(T))) for T in sorted(jordan_steps, reverse=True)]
-    out += [(f"controlled-{m}", (f"controlled-{m}", "controlled", float(d))) for m in modes for d in deltas]
+    out += [(f"controlled-{m}", (f"controlled-{m}", "controlled", float(d))) for m, ds in controlled.items()
+            for d in ds]
     out += [("rotation", ("rotation", "rotation", float(d))) for d in rotation_deltas]
     return out
 
