@@ -130,7 +130,8 @@ def test_mutant_without_the_gain_calls_the_rescaling_a_direction_effect(small_co
     ci = [numpy.percentile(shifts, 2.5), numpy.percentile(shifts, 97.5)]
     assert verdict(ci, [1.0, 1.0])["verdict"] == "direction effect"
     # and the real estimator on the same runs says rescaling only
-    real = level_optimum(adv["G_seeds"], adv["gain_seeds"], t, h)["x"] / level_optimum(ex["G_seeds"], ex["gain_seeds"], t, h)["x"]
+    real = (level_optimum(adv["G_seeds"], adv["gain_seeds"], t, h)["x"]
+            / level_optimum(ex["G_seeds"], ex["gain_seeds"], t, h)["x"])
     assert real == pytest.approx(1.0, abs=0.01)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy
 
 from gluon_mvr.experiments.studies.lmo.bound import lmo_builder, lmo_name
-from gluon_mvr.experiments.studies.lmo.effective import (EDGE_WEIGHT, SHIFT_TOL, TAU, CellTracker, _ci,
+from gluon_mvr.experiments.studies.lmo.effective import (EDGE_WEIGHT, SHIFT_TOL, TAU, CellTracker, interval95,
                                                          bootstrap_levels, level_optimum, verdict)
 from gluon_mvr.experiments.studies.lmo.momenta import build_family, layer_norm_names
 from gluon_mvr.experiments.studies.lmo.replay import replay
@@ -89,7 +89,7 @@ def run_level(problem, K, seeds, t, h, lmo, method="gluon", track_every: int = 2
 
 def _ratio_ci(a, b):
     with numpy.errstate(all="ignore"):
-        return _ci(numpy.asarray(a) / numpy.asarray(b))
+        return interval95(numpy.asarray(a) / numpy.asarray(b))
 
 
 def _nan_to_none(G):
@@ -132,8 +132,10 @@ def coupling(problem_name: str = "quadratic", params=None, K: int = 400, seeds=(
         row = {"series": series, "lmo": lmo_name(*lmo), "kind": lmo[1], "option": lmo[2],
                "delta": d_eff, "delta_eff": d_eff, "delta_spec": d_spec,
                "delta_eff_grid_max": 0.0 if exact else float(numpy.nanmax(lv["delta_eff"])),
-               "best_t": opt["t"], "best_t_ci": _ci(bt["t"]), "best_h": opt["h"], "best_h_ci": _ci(bt["h"]),
-               "gain": opt["gain"], "gain_ci": _ci(bt["gain"]), "best_x": opt["x"], "best_x_ci": _ci(bt["x"]),
+               "best_t": opt["t"], "best_t_ci": interval95(bt["t"]),
+               "best_h": opt["h"], "best_h_ci": interval95(bt["h"]),
+               "gain": opt["gain"], "gain_ci": interval95(bt["gain"]),
+               "best_x": opt["x"], "best_x_ci": interval95(bt["x"]),
                "t_edge_weight": opt["t_edge_weight"], "h_edge_weight": opt["h_edge_weight"],
                "t_edge": opt["t_edge_weight"] > EDGE_WEIGHT, "h_edge": opt["h_edge_weight"] > EDGE_WEIGHT,
                "grid_best_t": float(t[bi]), "grid_best_h": float(h[bj]),

@@ -151,7 +151,8 @@ def level_optimum(G_seeds, gain_seeds, t, h, idx=None, tau: float = TAU) -> dict
     return out
 
 
-def _ci(v):
+def interval95(v):
+    """``[2.5 %, 97.5 %]`` percentiles of the finite entries of ``v`` (``None`` when there are none)."""
     v = numpy.asarray(v, dtype=float)
     v = v[numpy.isfinite(v)]
     if v.size == 0:
@@ -200,5 +201,5 @@ def verdict(x_shift_ci, h_shift_ci, tol: float = SHIFT_TOL, edge: bool = False) 
     return {"verdict": "rescaling only", "detail": "no resolved shift of the effective step or 1-beta"}
 
 
-__all__ = ["CellTracker", "near_optimal_centre", "level_optimum", "bootstrap_levels", "verdict",
+__all__ = ["CellTracker", "near_optimal_centre", "interval95", "level_optimum", "bootstrap_levels", "verdict",
            "SHIFT_TOL", "TAU", "EDGE_WEIGHT", "VERDICTS", "MEASURES"]

@@ -150,7 +150,8 @@ def format_coupling(rep) -> str:
     for r in rep["levels"]:
         edge = "E" if (r.get("t_edge") or r.get("h_edge")) else " "
         lines.append(
-            f"{r['lmo']:<27} {r['delta_eff']:>5.3f} {r['best_t']:>8.4g} {r['t_shift']:>6.3f} {_ci_str(r['t_shift_ci'])} "
+            f"{r['lmo']:<27} {r['delta_eff']:>5.3f} {r['best_t']:>8.4g} {r['t_shift']:>6.3f} "
+            f"{_ci_str(r['t_shift_ci'])} "
             f"{r['gain']:>6.3f} {_ci_str(r['gain_ci'])} {r['best_x']:>8.4g} {r['x_shift']:>6.3f} "
             f"{_ci_str(r['x_shift_ci'])} {r['best_h']:>7.4g} {r['h_shift']:>6.3f} {_ci_str(r['h_shift_ci'])} "
             f"{r['theory_t_shift']:>5.3f} {r['theory_h_shift']:>5.3f} {edge}{r['verdict']}"
@@ -170,7 +171,8 @@ def format_kill(rows, eff_rows) -> str:
     oracles = list(dict.fromkeys(r["oracle"] for r in eff_rows))
     deltas = list(dict.fromkeys(r["delta"] for r in eff_rows))
     by = {(r["oracle"], r["delta"]): r for r in eff_rows}
-    lines.append(f"    {'G_K / G_K(exact), same eff. step':<34}" + "".join(f"{'d=' + format(d, 'g'):>8}" for d in deltas))
+    lines.append(f"    {'G_K / G_K(exact), same eff. step':<34}"
+                 + "".join(f"{'d=' + format(d, 'g'):>8}" for d in deltas))
     for o in oracles:
         lines.append(f"    {o:<34}" + "".join(f"{by[o, d]['G_ratio']:>8.3f}" for d in deltas))
     lines.append("    kill search over delta x radius x K (measured / bound; > 1 kills; points whose measured "
@@ -179,7 +181,8 @@ def format_kill(rows, eff_rows) -> str:
         status = ("KILLED" if r["killed"] else "survives")
         want = "must be killed" if r["mutant"] else "must survive"
         ok = r["killed"] == r["mutant"]
-        where = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in (r["where"] or {}).items())
+        where = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                          for k, v in (r["where"] or {}).items())
         lines.append(f"    {r['bound']:<22} worst ratio {r['worst_ratio']:>8.4g} at {where:<34} {status:<9} "
                      f"({want}{'' if ok else ' -- !! CHECK FAILED'}) [{r['n_applicable']}/{r['n_points']} points]")
     return "\n".join(lines)
