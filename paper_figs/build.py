@@ -21,10 +21,13 @@ DEFAULT_OUT = "figures"
 DEFAULT_STORE = os.path.join("results", "gluon-mvr.sqlite")
 
 
-def build_all(out_dir=DEFAULT_OUT, store=DEFAULT_STORE, quick: bool = False, only=None, log=None):
-    """Build the figures; returns ``{name: {"data", "paths", "seconds"}}``."""
+def build_all(out_dir=DEFAULT_OUT, store=DEFAULT_STORE, quick: bool = False, only=None, log=None,
+              progress: bool = False):
+    """Build the figures; returns ``{name: {"data", "paths", "seconds"}}``.
+
+    ``progress`` shows a bar per running study (rate cells, the tuned search) on stderr."""
     settings = SETTINGS["quick" if quick else "full"]
-    ctx = Context(store, out_dir, settings, log=log)
+    ctx = Context(store, out_dir, settings, log=log, progress=progress)
     names = list(FIGURES) if not only else list(only)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:

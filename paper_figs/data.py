@@ -13,6 +13,7 @@ second ``figs`` run reads everything from the store and recomputes nothing.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -115,7 +116,8 @@ SETTINGS = {"full": FULL, "quick": QUICK}
 class Context:
     """The store, the output folder and the settings of one ``figs`` run (with memoised loads)."""
 
-    def __init__(self, store_path, out_dir, settings: Settings, log=None):
+    def __init__(self, store_path, out_dir, settings: Settings, log=None, progress: bool = False):
+        self.progress = progress
         self.store_path = str(store_path)
         self.store = ResultStore(self.store_path)
         self.out_dir = str(out_dir)
@@ -128,6 +130,21 @@ class Context:
         raw = {"executor": self.settings.executor, "bootstrap": self.settings.bootstrap, **overrides,
                "store": self.store_path}
         return validate(raw)
+
+    @contextlib.contextmanager
+    def bar(self, desc, total=None):
+        """A per-cell progress callback (a tqdm bar on stderr when :attr:`progress`), or None."""
+        if not self.progress:
+            yield None
+            return
+        import sys
+
+        from tqdm import tqdm
+        bar = tqdm(total=total, desc=desc, unit="cell", file=sys.stderr, leave=False)
+        try:
+            yield bar.update
+        finally:
+            bar.close()
 
     def memo(self, key, fn):
         if key not in self._memo:
@@ -159,7 +176,9 @@ def rate_data(ctx: Context, overrides: dict) -> RateData:
         cfg = ctx.config(overrides)
         ctx.log(f"rate check: {cfg.problem} ({cfg.criterion}), methods {','.join(cfg.methods)}, "
                 f"K {list(cfg.horizons)}, {cfg.seeds} seeds")
-        reports, _ = rate_check(cfg)
+        total = len(cfg.methods) * (len(cfg.horizons) + (1 if cfg.noise_share else 0))
+        with ctx.bar(f"rate cells ({cfg.problem})", total) as progress:
+            reports, _ = rate_check(cfg, progress=progress)
         # (method, K, instance) -> (method, K): the figures use no worst-case search
         grid = {(m, K): cell for (m, K, v), cell in rate_check_cells(cfg)[0].items() if v is None}
         got = ctx.store.get_many(k for k, _ in grid.values())
@@ -185,7 +204,10 @@ def tuned_data(ctx: Context) -> TunedData:
         cfg = ctx.config(s.tuned)
         ctx.log(f"tuned search: {cfg.problem}, methods {','.join(cfg.methods)}, K {list(cfg.horizons)}, "
                 f"{cfg.seeds} seeds (span {s.tuned_span} decades)")
-        results = tune(cfg, ctx.store, span=s.tuned_span, search_seeds=s.tuned_search_seeds)
+        # the search decides how many cells it evaluates: a bar without a total
+        with ctx.bar("tuned search", None) as progress:
+            results = tune(cfg, ctx.store, span=s.tuned_span, search_seeds=s.tuned_search_seeds,
+                           progress=progress)
         seeds = list(range(cfg.seeds))
         cells, keys = {}, {}
         for r in results:
