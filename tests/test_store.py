@@ -369,3 +369,47 @@ def test_export_includes_rows_without_seeds_as_table_records(tmp_path):
     assert [r["table"] for r in rows] == ["", "worst_case", "worst_case"]
     assert [r.get("worst_case.spectral") for r in rows[1:]] == [0.5, 0.25]
     assert rows[0]["result.failed"] is False and all(r["code_fingerprint"] == "x" for r in rows)
+
+
+# --- the results subcommand ---------------------------------------------------------------------
+
+def test_results_list_show_export_prune(tmp_path, capsys, monkeypatch):
+    from gluon_mvr.experiments.cli.main import main
+    from gluon_mvr.experiments.core import provenance
+    from gluon_mvr.experiments.core.executors import execute
+    path = tmp_path / "s.sqlite"
+    store = ResultStore(path)
+    execute(_tiny_cells()[:2], store, "serial")
+    monkeypatch.setattr(provenance, "code_fingerprint", lambda: "0123456789abcdef")
+    execute(_tiny_cells()[:1], store, "serial")          # one cell of "other code"
+    monkeypatch.undo()
+    s = ["--store", str(path)]
+    capsys.readouterr()
+
+    assert main(["results", "list", "--cells", *s]) == 0
+    out = capsys.readouterr().out
+    assert "current" in out and "other code" in out and "0123456789abcdef" in out
+
+    key = _tiny_cells()[0][0]
+    assert main(["results", "show", key[:10], *s]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["key"] == key and shown["current_code"] is True and shown["config"]["K"] == 8
+
+    out_csv = tmp_path / "x.csv"
+    assert main(["results", "export", "--out", str(out_csv), *s]) == 0
+    assert "wrote 6 rows (3 stored rows)" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(out_csv)))
+    assert sorted({r["code_fingerprint"] for r in rows})[0] == "0123456789abcdef"
+    assert not (tmp_path / "x.csv.partial").exists()
+
+    pytest.importorskip("pyarrow")
+    import pandas
+    assert main(["results", "export", "--format", "parquet", "--out", str(tmp_path / "x.parquet"), *s]) == 0
+    df = pandas.read_parquet(tmp_path / "x.parquet")
+    assert len(df) == 6 and list(df.columns) == list(rows[0].keys())
+    capsys.readouterr()
+
+    assert main(["results", "prune", "--other-code", "--dry-run", *s]) == 0
+    assert "would delete 1 rows of 3" in capsys.readouterr().out and store.count() == 3
+    assert main(["results", "prune", "--other-code", *s]) == 0
+    assert store.count() == 2 and store.get(key) is not None

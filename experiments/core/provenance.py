@@ -20,10 +20,10 @@ import platform
 import subprocess
 
 #: sub-packages of ``gluon_mvr`` whose code computes stored numbers.  The command-line layer
-#: (``experiments/cli``) and the figures' drawing code only present numbers, so editing them
-#: must not invalidate a store; ``paper_figs/data.py`` computes figure data and is included.
+#: (``experiments/cli``) and the figures (``paper_figs``: settings, which are part of every
+#: key, and drawing) only present numbers, so editing them must not invalidate a store.
 COMPUTING_ROOMS = ("methods", "problems", "theory", "experiments.core", "experiments.studies")
-EXTRA_MODULES = ("paper_figs.data",)
+EXTRA_MODULES = ()
 
 
 def _room_files():
