@@ -60,9 +60,10 @@ class Settings:
 FULL = Settings(
     name="full",
     executor="processes",
-    rate={"problem": "quadratic", "horizons": [100, 316, 1000, 3162], "seeds": 8,
+    # the README's table (`gluon-mvr rate-check` defaults: K up to 10^4, 16 seeds): same cells
+    rate={"problem": "quadratic", "horizons": [100, 316, 1000, 3162, 10000], "seeds": 16,
           "methods": ["gluon", "mvr1", "mvr2", "mvr3"], "noise_share": False, "tail": 3},
-    convergence_horizons=(316, 1000, 3162),
+    convergence_horizons=(316, 1000, 10000),
     tuned={"problem": "quadratic", "horizons": [100, 316, 1000], "seeds": 4, "methods": ["gluon", "mvr1"],
            "noise_share": False, "tail": 3, "tuned": True},
     tuned_span=2, tuned_search_seeds=4,
@@ -259,3 +260,21 @@ def bootstrap_mean_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int
     a = (1 - level) / 2
     lo, hi = numpy.quantile(means, [a, 1 - a])
     return float(v.mean()), float(lo), float(hi)
+
+
+def bootstrap_ratio_ci(values, reference, n_boot: int = 2000, level: float = 0.95, seed: int = 0):
+    """Ratio of seed means ``mean(values) / mean(reference)`` and its paired percentile bootstrap
+    interval (the same seeds are resampled in both: the cells share their seeds); seeds where
+    either is NaN are dropped."""
+    v, r = numpy.asarray(values, dtype=float), numpy.asarray(reference, dtype=float)
+    ok = numpy.isfinite(v) & numpy.isfinite(r)
+    v, r = v[ok], r[ok]
+    if v.size == 0 or r.mean() == 0:
+        return numpy.nan, numpy.nan, numpy.nan
+    rng = numpy.random.default_rng(seed)
+    idx = rng.integers(0, v.size, size=(n_boot, v.size))
+    ratios = v[idx].mean(axis=1) / r[idx].mean(axis=1)
+    a = (1 - level) / 2
+    lo, hi = numpy.quantile(ratios, [a, 1 - a])
+    return float(v.mean() / r.mean()), float(lo), float(hi)
+

@@ -175,4 +175,20 @@ def log_ticks(ax, axis="both"):
         elif span < 2.3:
             a.set_minor_formatter(_minor((3,)))
         else:
-            a.set_minor_formatter(NullFormatter())
+            a.set_minor_formatter(_below_first_major(lo, hi))
+
+
+def _below_first_major(lo, hi):
+    """Minor labels (2, 5 x 10^e) only under the lowest major tick, when that partial decade is
+    at least a factor 2 tall: otherwise a many-decade axis whose data start just below a power
+    of ten (0.3 to 30, say) shows no label under its lowest major tick."""
+    if not (lo > 0 and hi > lo):
+        return NullFormatter()
+    first = 10 ** math.ceil(math.log10(lo) - 1e-9)
+    if first / lo < 2:
+        return NullFormatter()
+    keep = _minor((2, 5))
+
+    def fmt(v, pos=None):
+        return keep(v, pos) if lo <= v < first else ""
+    return FuncFormatter(fmt)

@@ -201,3 +201,75 @@ def test_every_figure_file_carries_its_provenance(built):
         assert "gluon-mvr code_fingerprint" not in Image.open(png).text
     finally:
         style.PROVENANCE.update(saved)
+
+
+def _capture(monkeypatch, module_name, ctx):
+    """Build one figure and return its matplotlib Figure (save() captured, files still written)."""
+    import importlib
+
+    from gluon_mvr.paper_figs import style
+    grabbed = {}
+    real = style.save
+
+    def save(fig, out_dir, name, dpi=250):
+        grabbed["fig"] = fig                  # save() closes the figure; its artists remain
+        return real(fig, out_dir, name, dpi=40)
+    monkeypatch.setattr(style, "save", save)
+    res = importlib.import_module(f"gluon_mvr.paper_figs.{module_name}").build(ctx)
+    return grabbed["fig"], res
+
+
+@pytest.fixture
+def quick_ctx(built, tmp_path):
+    from gluon_mvr.paper_figs.data import Context
+    _, store, _ = built
+    return Context(store.path, tmp_path, QUICK)
+
+
+def test_rates_markers_sit_on_their_horizons_and_ratio_panel_is_paired(monkeypatch, quick_ctx):
+    """Fig 2: every marker at its own K (control: the old dodge moved them off), and the ratio
+    panel's points are mean(method)/mean(reference) of the stored seeds."""
+    from gluon_mvr.paper_figs import style
+    fig, res = _capture(monkeypatch, "rates", quick_ctx)
+    top = fig.axes[0]
+    Ks = set(map(float, QUICK.rate["horizons"]))
+    xs = [x for line in top.get_lines() if line.get_marker() not in (None, "None", "")
+          for x in line.get_xdata()]
+    assert xs and set(map(float, xs)) <= Ks
+    assert not set(map(float, style.dodge(sorted(Ks), 0, 2))) <= Ks        # control
+    rat = res["data"]["ratios_theory"]
+    cells = quick_ctx.store
+    assert set(rat) == {"gluon"}                                           # QUICK: gluon vs mvr1
+    rd = res["data"]["theory"]
+    numpy.testing.assert_allclose(rat["gluon"]["mean"], rd["gluon"]["mean"] / rd["mvr1"]["mean"], rtol=1e-12)
+    assert all(lo <= m <= hi for lo, m, hi in zip(rat["gluon"]["lo"], rat["gluon"]["mean"], rat["gluon"]["hi"]))
+    assert cells.count() > 0
+
+
+def test_log_ticks_label_a_value_below_one_on_many_decade_axes():
+    """Fig 1's complaint: an axis from 0.3 to 30 had no label under 1 (control: NullFormatter)."""
+    from gluon_mvr.paper_figs import style
+    fig, ax = style.figure()
+    ax.set_yscale("log")
+    ax.set_ylim(0.25, 300)
+    style.log_ticks(ax)
+    fig.canvas.draw()
+    minor = ax.yaxis.get_minor_formatter()
+    labels = [minor(v) for v in (0.3, 0.5, 2.0, 20.0)]
+    assert labels[1] == "0.5" and labels[2] == "" and labels[3] == ""      # only under the first major
+    ax.set_ylim(0.9, 300)                                                  # nothing to label under 1
+    style.log_ticks(ax)
+    assert ax.yaxis.get_minor_formatter()(0.95) == ""
+
+
+def test_bounds_panel_a_spans_its_data(monkeypatch, quick_ctx):
+    """Fig 6a: each axis spans its own data (within a factor 1.6 each side), not a shared square."""
+    fig, res = _capture(monkeypatch, "bounds", quick_ctx)
+    rows = res["data"]["rows"]
+    a = fig.axes[0]
+    lo, hi = a.get_ylim()
+    assert lo == pytest.approx(min(r["measured"] for r in rows) / 1.6)
+    assert hi == pytest.approx(max(r["measured"] for r in rows) * 1.6)
+    lo, hi = a.get_xlim()
+    assert lo == pytest.approx(min(r["bound"] for r in rows) / 1.6)
+    assert len(fig.axes) == 1 + len({(r["family"], r["criterion"]) for r in rows})    # small multiples
