@@ -334,3 +334,51 @@ def test_ctrl_c_in_theory_verify(env):
     code, err = _interrupt(["theory", "verify"], env, delay=4.0)
     assert code == 130, err
     assert "interrupted" in _last_line(err)
+
+
+# --- feedback and help ------------------------------------------------------------------------
+
+def test_problems_lists_families_parameters_and_constants(capsys):
+    import json
+    assert main(["problems"]) == 0
+    out = capsys.readouterr().out
+    assert all(f in out for f in ("quadratic", "l0l1", "nonconvex", "star", "twolayer"))
+    assert main(["problems", "quadratic", "--param", "layers=2", "--json", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    params = {p["name"]: p for p in doc["params"]}
+    assert params["layers"]["default"] == 4 and params["layers"]["range"] == ">= 1"
+    assert params["norm"]["range"].startswith("frobenius | spectral")
+    assert doc["at"]["layers"] == 2 and len(doc["constants"]["L0"]) == 2
+    assert doc["provenance"]["code_fingerprint"]
+
+
+def test_every_subcommand_takes_no_progress_and_every_option_has_help():
+    import argparse
+
+    from gluon_mvr.experiments.cli.main import _leaf_parsers, build_parser
+    leaves = dict(_leaf_parsers(build_parser()))
+    assert {("rate-check",), ("lmo-error",), ("figs",), ("constants",), ("problems",), ("theory", "verify"),
+            ("theory", "check"), ("results", "export"), ("results", "list"), ("results", "show"),
+            ("results", "prune")} <= set(leaves)
+    for path, p in leaves.items():
+        assert "--no-progress" in p._option_string_actions, path
+    for path in (("results", "export"), ("results", "prune"), ("lmo-error",), ("problems",)):
+        for action in leaves[path]._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, (path, action.dest)
+
+
+def test_a_rerun_says_what_it_reused_and_recomputes_after_a_code_change(env, capsys, monkeypatch):
+    """The issue's acceptance: a code change (the fingerprint patched) makes a rerun recompute,
+    and the rerun says so; --reuse-stale reuses explicitly."""
+    from gluon_mvr.experiments.core import provenance
+    s = ["--store", str(env / "s.sqlite")]
+    assert main(["rate-check", *TINY, *s]) in (0, 1)
+    assert "store: reused 2 stored cells, computed 0" in capsys.readouterr().err
+    monkeypatch.setattr(provenance, "code_fingerprint", lambda: "feedfacefeedface")
+    assert main(["rate-check", *TINY, *s]) in (0, 1)
+    err = capsys.readouterr().err
+    assert "reused 0 stored cells, computed 2 (2 of them were stored by another code" in err
+    monkeypatch.setattr(provenance, "code_fingerprint", lambda: "0000000000000000")
+    assert main(["rate-check", *TINY, "--reuse-stale", *s]) in (0, 1)
+    assert "computed 0, reused 2 cells of other code (--reuse-stale)" in capsys.readouterr().err

@@ -365,7 +365,14 @@ def test_export_includes_rows_without_seeds_as_table_records(tmp_path):
               {"seeds": [], "worst_case": [{"approximation": "ns-cubic", "steps": 1, "spectral": 0.5},
                                            {"approximation": "ns-cubic", "steps": 2, "spectral": 0.25}],
                "failed": False}, "0.2.0", {"code_fingerprint": "x"}, 1.0)
+    # figure data may name a count "seeds" (regression: export crashed on len(4))
+    store.put("F", "figure-data", {"kind": "figure-data", "figure": "coupling", "seeds": 4},
+              {"seeds": 4, "grid": [[1.0, 2.0]]}, "0.2.0", {"code_fingerprint": "x"}, 1.0)
     rows = store_rows(store)
+    fig = [r for r in rows if r["key"] == "F"]
+    assert len(fig) == 1 and fig[0]["seeds"] == 4 and fig[0]["result.seeds"] == 4
+    assert fig[0]["result.grid"] == "[[1.0, 2.0]]"
+    rows = [r for r in rows if r["key"] == "L"]
     assert [r["table"] for r in rows] == ["", "worst_case", "worst_case"]
     assert [r.get("worst_case.spectral") for r in rows[1:]] == [0.5, 0.25]
     assert rows[0]["result.failed"] is False and all(r["code_fingerprint"] == "x" for r in rows)

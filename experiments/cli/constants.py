@@ -107,6 +107,9 @@ def handler(args) -> int:
 
 
 def _emit(result: dict, json_path, printer):
+    if json_path:
+        from gluon_mvr.experiments.core.provenance import provenance
+        result = {**result, "provenance": provenance()}     # versions, code fingerprint, time
     if json_path == "-":
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")

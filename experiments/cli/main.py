@@ -13,12 +13,6 @@ import os
 import sys
 
 from gluon_mvr._version import __version__
-from gluon_mvr.experiments.cli import constants as constants_cli
-from gluon_mvr.experiments.cli import figs as figs_cli
-from gluon_mvr.experiments.cli import lmo_error as lmo_error_cli
-from gluon_mvr.experiments.cli import problems as problems_cli
-from gluon_mvr.experiments.cli import results as results_cli
-from gluon_mvr.experiments.cli import theory as theory_cli
 
 
 def _add_rate_check(sub):
@@ -120,6 +114,14 @@ def _cmd_rate_check(args):
 
 
 def build_parser():
+    # the subcommand modules are imported here, not at module level, so that a Ctrl-C during
+    # these imports is already inside main() (one line, exit 130) rather than a traceback
+    from gluon_mvr.experiments.cli import constants as constants_cli
+    from gluon_mvr.experiments.cli import figs as figs_cli
+    from gluon_mvr.experiments.cli import lmo_error as lmo_error_cli
+    from gluon_mvr.experiments.cli import problems as problems_cli
+    from gluon_mvr.experiments.cli import results as results_cli
+    from gluon_mvr.experiments.cli import theory as theory_cli
     parser = argparse.ArgumentParser(prog="gluon-mvr", description="Check the rates of Gluon and MVR-Gluon on certified synthetic problems.")
     parser.add_argument("--version", action="version", version=f"gluon-mvr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -177,9 +179,9 @@ def _report_store_use(name):
 
 def main(argv=None):
     """Parse ``argv`` and run the subcommand; returns the exit code (see the module docstring)."""
-    from gluon_mvr.experiments.cli.errors import run_command
-    from gluon_mvr.experiments.core import executors
     try:
+        from gluon_mvr.experiments.cli.errors import run_command
+        from gluon_mvr.experiments.core import executors
         parser = build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:      # argparse: 2 on bad usage, 0 on --help/--version

@@ -77,7 +77,8 @@ def _cmd(args) -> int:
         if args.json != "-":
             _print_family(doc)
     if args.json:
-        write_json(args.json, doc, default=str)
+        from gluon_mvr.experiments.core.provenance import provenance
+        write_json(args.json, {**doc, "provenance": provenance()}, default=str)
     return 0
 
 

@@ -62,16 +62,28 @@ def _provenance(row):
 
 
 def _config_columns(config):
-    cfg = {k: v for k, v in config.items() if k not in ("seeds", "kind")}
+    """Flattened configuration; a list of seed ids becomes ``n_seeds`` (the rows carry ``seed``),
+    anything else named ``seeds`` (a count, in figure data) stays a column."""
+    listed = isinstance(config.get("seeds"), list)
+    cfg = {k: v for k, v in config.items() if k != "kind" and not (k == "seeds" and listed)}
     out = flatten(cfg)
-    if "seeds" in config:
+    if listed:
         out["n_seeds"] = len(config["seeds"])
     return out
 
 
+def seeds_of(result) -> list:
+    """The seed ids of a seeded cell's result (a list of integers), else ``[]`` (figure data
+    may hold, e.g., a number of seeds under the same name)."""
+    s = result.get("seeds") if isinstance(result, dict) else None
+    if isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) for v in s):
+        return s
+    return []
+
+
 def cell_rows(row):
     """Tidy rows of one seeded cell (empty for rows without seeds)."""
-    res, seeds = row["result"], row["result"].get("seeds") or []
+    res, seeds = row["result"], seeds_of(row["result"])
     if not seeds:
         return []
     n = len(seeds)
@@ -114,9 +126,9 @@ def _tables(obj, path=""):
 
 def record_rows(row):
     """Tidy rows of a row without seeds (lmo-error, figure-data): one per table record."""
-    if row["result"].get("seeds"):
+    if seeds_of(row["result"]):
         return []
-    res = {k: v for k, v in row["result"].items() if k not in ("seeds", "config")}
+    res = {k: v for k, v in row["result"].items() if not (k == "seeds" and v == []) and k != "config"}
     base = {"key": row["key"], "kind": row["kind"], **_config_columns(row["config"])}
     prov = _provenance(row)
     tables, scalars = _tables(res)
@@ -133,7 +145,7 @@ def store_rows(store, kinds=None):
     for row in store.rows():
         if kinds and row["kind"] not in kinds:
             continue
-        out += cell_rows(row) if row["result"].get("seeds") else record_rows(row)
+        out += cell_rows(row) if seeds_of(row["result"]) else record_rows(row)
     return out
 
 
