@@ -323,7 +323,7 @@ SIGINT_CASES = [
 def test_ctrl_c_is_one_line_exit_130_and_the_store_stays_intact(env, argv, wait_for):
     store = env / "s.sqlite"
     before = _rows(store)
-    code, err = _interrupt([a.format(d=env) for a in argv], env, wait_for=wait_for, delay=0.3)
+    code, err = _interrupt([a.format(d=env) for a in argv], env, wait_for=wait_for, delay=0.1)
     assert code == 130, err
     line = _last_line(err)
     assert "interrupted; the store is intact" in line, err
@@ -331,7 +331,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_store_stays_intact(env, argv, wait_
 
 
 def test_ctrl_c_in_theory_verify(env):
-    code, err = _interrupt(["theory", "verify"], env, delay=4.0)
+    code, err = _interrupt(["theory", "verify"], env, delay=2.5)
     assert code == 130, err
     assert "interrupted" in _last_line(err)
 

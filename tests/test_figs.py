@@ -9,12 +9,26 @@ from gluon_mvr.paper_figs.build import FIGURES, build_all
 from gluon_mvr.paper_figs.data import QUICK
 
 
+#: figure file name -> the matplotlib Figure that was saved (filled by the ``built`` fixture)
+FIGS = {}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
+    from gluon_mvr.paper_figs import style
     root = tmp_path_factory.mktemp("figs")
     store = root / "store.sqlite"
     out = root / "out"
-    res = build_all(out, store, quick=True)
+    real = style.save
+
+    def save(fig, out_dir, name, dpi=250):
+        FIGS[name] = fig                      # save() closes it; its artists stay inspectable
+        return real(fig, out_dir, name, dpi)
+    style.save = save
+    try:
+        res = build_all(out, store, quick=True)
+    finally:
+        style.save = real
     return res, ResultStore(store), out
 
 
@@ -203,47 +217,22 @@ def test_every_figure_file_carries_its_provenance(built):
         style.PROVENANCE.update(saved)
 
 
-def _capture(monkeypatch, module_name, ctx):
-    """Build one figure and return its matplotlib Figure (save() captured, files still written)."""
-    import importlib
-
-    from gluon_mvr.paper_figs import style
-    grabbed = {}
-    real = style.save
-
-    def save(fig, out_dir, name, dpi=250):
-        grabbed["fig"] = fig                  # save() closes the figure; its artists remain
-        return real(fig, out_dir, name, dpi=40)
-    monkeypatch.setattr(style, "save", save)
-    res = importlib.import_module(f"gluon_mvr.paper_figs.{module_name}").build(ctx)
-    return grabbed["fig"], res
-
-
-@pytest.fixture
-def quick_ctx(built, tmp_path):
-    from gluon_mvr.paper_figs.data import Context
-    _, store, _ = built
-    return Context(store.path, tmp_path, QUICK)
-
-
-def test_rates_markers_sit_on_their_horizons_and_ratio_panel_is_paired(monkeypatch, quick_ctx):
+def test_rates_markers_sit_on_their_horizons_and_ratio_panel_is_paired(built):
     """Fig 2: every marker at its own K (control: the old dodge moved them off), and the ratio
     panel's points are mean(method)/mean(reference) of the stored seeds."""
     from gluon_mvr.paper_figs import style
-    fig, res = _capture(monkeypatch, "rates", quick_ctx)
-    top = fig.axes[0]
+    res = built[0]["rates"]
+    top = FIGS["fig2_rates"].axes[0]
     Ks = set(map(float, QUICK.rate["horizons"]))
     xs = [x for line in top.get_lines() if line.get_marker() not in (None, "None", "")
           for x in line.get_xdata()]
     assert xs and set(map(float, xs)) <= Ks
     assert not set(map(float, style.dodge(sorted(Ks), 0, 2))) <= Ks        # control
     rat = res["data"]["ratios_theory"]
-    cells = quick_ctx.store
     assert set(rat) == {"gluon"}                                           # QUICK: gluon vs mvr1
     rd = res["data"]["theory"]
     numpy.testing.assert_allclose(rat["gluon"]["mean"], rd["gluon"]["mean"] / rd["mvr1"]["mean"], rtol=1e-12)
     assert all(lo <= m <= hi for lo, m, hi in zip(rat["gluon"]["lo"], rat["gluon"]["mean"], rat["gluon"]["hi"]))
-    assert cells.count() > 0
 
 
 def test_log_ticks_label_a_value_below_one_on_many_decade_axes():
@@ -262,10 +251,10 @@ def test_log_ticks_label_a_value_below_one_on_many_decade_axes():
     assert ax.yaxis.get_minor_formatter()(0.95) == ""
 
 
-def test_bounds_panel_a_spans_its_data(monkeypatch, quick_ctx):
+def test_bounds_panel_a_spans_its_data(built):
     """Fig 6a: each axis spans its own data (within a factor 1.6 each side), not a shared square."""
-    fig, res = _capture(monkeypatch, "bounds", quick_ctx)
-    rows = res["data"]["rows"]
+    fig = FIGS["fig6_bounds"]
+    rows = built[0]["bounds"]["data"]["rows"]
     a = fig.axes[0]
     lo, hi = a.get_ylim()
     assert lo == pytest.approx(min(r["measured"] for r in rows) / 1.6)

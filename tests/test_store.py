@@ -270,6 +270,7 @@ def test_a_code_change_recomputes_and_reuse_stale_reuses(tmp_path, monkeypatch):
     from gluon_mvr.experiments.core.executors import execute
     for k in executors.STATS:
         monkeypatch.setitem(executors.STATS, k, 0)
+    monkeypatch.setattr(executors, "REUSE_STALE", False)
     store = ResultStore(tmp_path / "s.sqlite")
     assert execute(_tiny_cells(), store, "serial") == 4
     assert execute(_tiny_cells(), store, "serial") == 0            # same code: reused
@@ -384,6 +385,8 @@ def test_results_list_show_export_prune(tmp_path, capsys, monkeypatch):
     from gluon_mvr.experiments.cli.main import main
     from gluon_mvr.experiments.core import provenance
     from gluon_mvr.experiments.core.executors import execute
+    from gluon_mvr.experiments.core import executors
+    monkeypatch.setattr(executors, "REUSE_STALE", False)
     path = tmp_path / "s.sqlite"
     store = ResultStore(path)
     execute(_tiny_cells()[:2], store, "serial")

@@ -196,7 +196,10 @@ def main(argv=None):
     executors.REUSE_STALE = bool(getattr(args, "reuse_stale", False))
     for k in executors.STATS:
         executors.STATS[k] = 0
-    code = run_command(name, args.func, args)
+    try:
+        code = run_command(name, args.func, args)
+    finally:
+        executors.REUSE_STALE = False     # a flag of this run only (main() may be called again)
     if code in (0, 1):
         _report_store_use(name)
     return code
