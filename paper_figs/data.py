@@ -128,7 +128,8 @@ class Context:
 
     def config(self, overrides: dict):
         """Validated :class:`experiments.config.RateCheckConfig` writing to this store."""
-        raw = {"executor": self.settings.executor, "bootstrap": self.settings.bootstrap, **overrides,
+        # the figures show the methods themselves; the rate check's controls are its own table
+        raw = {"executor": self.settings.executor, "bootstrap": self.settings.bootstrap, "controls": "off", **overrides,
                "store": self.store_path}
         return validate(raw)
 
@@ -179,7 +180,7 @@ def rate_data(ctx: Context, overrides: dict) -> RateData:
                 f"K {list(cfg.horizons)}, {cfg.seeds} seeds")
         total = len(cfg.methods) * (len(cfg.horizons) + (1 if cfg.noise_share else 0))
         with ctx.bar(f"rate cells ({cfg.problem})", total) as progress:
-            reports, _ = rate_check(cfg, progress=progress)
+            reports = rate_check(cfg, progress=progress).reports
         # (method, K, instance) -> (method, K): the figures use no worst-case search
         grid = {(m, K): cell for (m, K, v), cell in rate_check_cells(cfg)[0].items() if v is None}
         got = ctx.store.get_many(k for k, _ in grid.values())

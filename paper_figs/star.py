@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy
 from matplotlib.lines import Line2D
 
-from gluon_mvr.experiments.studies.rate_check import LOG_POWER
 from gluon_mvr.methods.presets import get_method
 
 from gluon_mvr.paper_figs import style
@@ -21,7 +20,8 @@ from gluon_mvr.paper_figs.rates import REF_OFFSET, errorbars, fit_line, points
 
 
 def log_power(method):
-    return LOG_POWER["gap"].get(get_method(method).estimator)
+    claim = get_method(method).claim
+    return None if claim is None else claim.log_power("gap")
 
 
 def theory_curve(K, y0, p):

@@ -21,7 +21,7 @@ from gluon_mvr.experiments.cli.main import main
 
 TINY = ["--problem", "quadratic", "--param", "layers=1", "--param", "dim=2", "--horizons", "10,20",
         "--seeds", "2", "--methods", "gluon", "--tail", "2", "--no-noise-share", "--executor", "serial",
-        "--no-progress"]
+        "--no-progress", "--controls", "off"]
 
 
 def _digest(path):

@@ -10,11 +10,16 @@ Parts (``--parts``, default ``measure,bound``; ``--coupling`` adds ``coupling``)
   (:mod:`experiments.lmo_report`);
 - ``bound``: runs with inexact LMOs; the theory bound at the measured delta must hold on each
   (:mod:`experiments.lmo_bound`);
-- ``coupling``: best radius and 1-beta per precision level against the theory's shift
-  (:mod:`experiments.lmo_coupling`).
+- ``kill``: the instance where delta matters (:mod:`experiments.studies.lmo.kill`): G_K at a
+  fixed effective step per delta, and the seeded kill search holding the inexact bound and its
+  wrong-delta mutants against it (the bound must survive, every mutant must be killed);
+- ``coupling``: per precision level (ordered by measured delta) best radius, mean gain, best
+  effective step and 1-beta with seed intervals, and a verdict "rescaling only" / "direction
+  effect" (:mod:`experiments.studies.lmo.coupling`).
 
-Exit codes: 0 success; 1 a bound violated or a known fact not reproduced; 2 bad input (one
-line on stderr naming the field).  Results: ``--json`` (one machine-readable document) and one
+Exit codes: 0 success; 1 a bound violated, a known fact not reproduced, a wrong-delta mutant not
+killed or a rescaling control not read as "rescaling only"; 2 bad input (one line on stderr
+naming the field).  Results: ``--json`` (one machine-readable document) and one
 row of kind ``lmo-error`` in the SQLite store ``--store``.
 """
 from __future__ import annotations
@@ -26,7 +31,7 @@ import time
 
 from gluon_mvr.methods.backend import to_python
 
-PARTS = ("measure", "bound", "coupling")
+PARTS = ("measure", "bound", "kill", "coupling")
 
 
 class BadInput(ValueError):
@@ -171,6 +176,13 @@ def run(cfg: dict, progress: bool = True) -> tuple:
                                        n, "bound check", progress)
         failed |= any(not r["ok"] for r in doc["bound_check"])
         timings["bound"] = time.perf_counter() - t0
+    if "kill" in cfg["parts"]:
+        from gluon_mvr.experiments.studies.lmo.kill import fixed_effective_step, kill_table
+        t0 = time.perf_counter()
+        doc["kill"] = _run_part(lambda p: kill_table(progress=p), 4, "kill search", progress)
+        doc["fixed_effective_step"] = fixed_effective_step()
+        failed |= any(r["killed"] == (not r["mutant"]) for r in doc["kill"])
+        timings["kill"] = time.perf_counter() - t0
     if "coupling" in cfg["parts"]:
         from gluon_mvr.experiments.studies.lmo.coupling import default_levels
         t0 = time.perf_counter()
@@ -179,6 +191,7 @@ def run(cfg: dict, progress: bool = True) -> tuple:
                                                        K=cfg["coupling_K"], seeds=tuple(range(cfg["coupling_seeds"])),
                                                        levels=levels, progress=p),
                                     len(levels), "coupling levels", progress)
+        failed |= doc["coupling"]["controls_rescaling_only"] is False
         timings["coupling"] = time.perf_counter() - t0
     doc["timings"] = timings
     doc["failed"] = bool(failed)
@@ -186,13 +199,16 @@ def run(cfg: dict, progress: bool = True) -> tuple:
 
 
 def format_doc(doc) -> str:
-    from gluon_mvr.experiments.studies.lmo.report import format_bound, format_coupling, format_facts, format_momenta, format_worst_case
+    from gluon_mvr.experiments.studies.lmo.report import (format_bound, format_coupling, format_facts, format_kill,
+                                                           format_momenta, format_worst_case)
     out = ["inexact LMO (docs/theory.md §6): delta = spectral error ||lmo~ - lmo|| (float64 SVD), "
            "alignment 1 - <M, -lmo~>/||M||_*, overshoot ||lmo~|| - 1", format_facts(doc["known_facts"])]
     if "worst_case" in doc:
         out += ["", format_worst_case(doc["worst_case"]), "", format_momenta(doc["momenta"])]
     if "bound_check" in doc:
         out += ["", format_bound(doc["bound_check"])]
+    if "kill" in doc:
+        out += ["", format_kill(doc["kill"], doc["fixed_effective_step"])]
     if "coupling" in doc:
         out += ["", format_coupling(doc["coupling"])]
     out += ["", "time: " + ", ".join(f"{k} {v:.1f}s" for k, v in doc["timings"].items())]
@@ -238,7 +254,8 @@ def _cmd(args) -> int:
         if cfg["json"] != "-":
             print(f"report written to {cfg['json']}")
     if failed:
-        print("lmo-error: FAILED (a bound violated or a known fact not reproduced)", file=sys.stderr)
+        print("lmo-error: FAILED (a bound violated, a known fact not reproduced, a wrong-delta mutant not killed "
+              "or a rescaling control misread)", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -259,7 +276,8 @@ def register(subparsers):
                    help="problem families of the runs (small sizes)")
     p.add_argument("--K", default="300", help="horizon of the momenta and bound-check runs (default 300)")
     p.add_argument("--seeds", default="4", help="seeds per run (default 4)")
-    p.add_argument("--parts", default="measure,bound", help="measure, bound, coupling (default measure,bound)")
+    p.add_argument("--parts", default="measure,bound,kill",
+                   help="measure, bound, kill, coupling (default measure,bound,kill)")
     p.add_argument("--coupling", action="store_true", help="also run the coupling experiment")
     p.add_argument("--coupling-problem", dest="coupling_problem", default="quadratic",
                    help="problem family of the coupling runs (default quadratic; see `gluon-mvr problems`)")

@@ -47,6 +47,11 @@ def _add_rate_check(sub):
     p.add_argument("--worst-grid", dest="worst_grid", help="comma-separated values of --worst-param")
     p.add_argument("--tuned", action="store_const", const=True,
                    help="search the radius and momentum per K instead of the theory schedule")
+    p.add_argument("--controls", choices=("on", "off", "tuned"),
+                   help="controls beside each method (same geometry and schedule, no mechanism): on (default), "
+                        "off, or tuned (also Gluon tuned per K)")
+    p.add_argument("--no-controls", dest="controls", action="store_const", const="off",
+                   help="skip the controls (the mechanism column then reads 'not checked')")
     p.add_argument("--no-noise-share", dest="noise_share", action="store_const", const=False,
                    help="skip the noise-off runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -57,14 +62,14 @@ def _cmd_rate_check(args):
     from gluon_mvr.problems.registry import parse_param_pairs
 
     from gluon_mvr.experiments.core.config import ConfigError, load_toml, merge, validate
-    from gluon_mvr.experiments.studies.rate_check import format_table, rate_check
+    from gluon_mvr.experiments.studies.rate_check import run_rate_check
 
     try:
         file_cfg = load_toml(args.config) if args.config else {}
         flags = {k: getattr(args, k) for k in ("problem", "methods", "horizons", "seeds", "store", "executor",
                                                "scheduler", "json", "device", "dtype", "tail", "radius_scale",
                                                "momentum_scale", "beta", "lmo", "ns_steps", "noise_share",
-                                               "tuned", "criterion", "scale_param", "worst_param", "worst_grid")
+                                               "tuned", "criterion", "scale_param", "worst_param", "worst_grid", "controls")
                  if getattr(args, k) is not None}
         if args.param:
             flags["params"] = parse_param_pairs(args.param)
@@ -79,7 +84,8 @@ def _cmd_rate_check(args):
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
-        n = None if cfg.tuned else len(cfg.methods) * (len(cfg.horizons) + (1 if cfg.noise_share else 0))
+        from gluon_mvr.experiments.studies.rate_check import rate_check_cells
+        n = None if cfg.tuned else sum(map(len, rate_check_cells(cfg)))
         bar = tqdm(total=n, desc="cells", unit="cell", file=sys.stderr, leave=False)
     progress = bar.update if bar is not None else None    # bool(tqdm) raises without a total
     try:
@@ -91,10 +97,9 @@ def _cmd_rate_check(args):
             table = format_tuned(results, cfg.problem)
             failed = any(r["verdict"] == "slower" for r in results)
         else:
-            reports, store_path = rate_check(cfg, progress=progress)
-            table = format_table(reports, cfg.problem, cfg.criterion)
-            results = [r.as_dict() for r in reports]
-            failed = any(r.verdict == "slower" for r in reports) or any(r.bound_violations for r in reports)
+            result = run_rate_check(cfg, progress=progress)
+            store_path, table, failed = result.store_path, result.table(), result.failed
+            results = [r.as_dict() for r in result.reports]
     finally:
         if bar is not None:
             bar.close()

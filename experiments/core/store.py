@@ -74,11 +74,18 @@ class ResultStore:
         or its folder cannot be written.
     """
 
+    MEMORY = ":memory:"
+
     def __init__(self, path, readonly: bool | None = None):
         self.path = os.fspath(path)
         parent = os.path.dirname(os.path.abspath(self.path))
         self.immutable = False
-        if os.path.isdir(self.path):
+        # ':memory:' keeps one connection for the store's life (each new connection to ':memory:'
+        # would be a new, empty database); nothing is written to disk
+        self._memory = sqlite3.connect(self.MEMORY, isolation_level=None) if self.path == self.MEMORY else None
+        if self._memory is not None:
+            self.readonly = False
+        elif os.path.isdir(self.path):
             raise StoreError(f"store {self.path}: is a folder, not a SQLite file")
         if os.path.exists(self.path):
             if not os.access(self.path, os.R_OK):
@@ -145,7 +152,7 @@ class ResultStore:
         delay = 0.01
         while True:
             try:
-                with contextlib.closing(self._connect()) as con:
+                with self._connection() as con:
                     con.execute("PRAGMA journal_mode=WAL")
                     con.executescript(SCHEMA)
                 break
@@ -158,7 +165,19 @@ class ResultStore:
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"store {self.path}: not a usable SQLite file ({exc})") from None
 
+    @contextlib.contextmanager
+    def _connection(self):
+        """A connection, closed afterwards (the in-memory store's single one stays open)."""
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            if con is not self._memory:
+                con.close()
+
     def _connect(self, readonly=None):
+        if self._memory is not None:
+            return self._memory
         readonly = self.readonly if readonly is None else readonly
         if readonly:
             uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
@@ -173,11 +192,8 @@ class ResultStore:
     def _read(self, query, args=()):
         """All rows of a read query; an empty (schema-less) read-only store reads as empty."""
         try:
-            con = self._connect()
-            try:
+            with self._connection() as con:
                 return con.execute(query, args).fetchall()
-            finally:
-                con.close()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []
@@ -246,7 +262,7 @@ class ResultStore:
         row = (key, kind, config_text(config), json.dumps(result), version,
                json.dumps(env, sort_keys=True), float(wall_time), time.time())
         try:
-            with contextlib.closing(self._connect()) as con:
+            with self._connection() as con:
                 con.execute("BEGIN IMMEDIATE")
                 con.execute("INSERT OR IGNORE INTO cells VALUES (?,?,?,?,?,?,?,?)", row)
                 con.execute("COMMIT")
@@ -260,7 +276,7 @@ class ResultStore:
             return 0
         self._require_writable("delete rows")
         n = 0
-        with contextlib.closing(self._connect()) as con:
+        with self._connection() as con:
             con.execute("BEGIN IMMEDIATE")
             for i in range(0, len(keys), 500):
                 chunk = keys[i:i + 500]
