@@ -19,11 +19,17 @@ def _add_rate_check(sub):
     p = sub.add_parser("rate-check", help="fit empirical rates against K^-1/4 (Gluon) and K^-1/3 (MVR)",
                        description="Run every (method, horizon) cell over seeds, fit log G_K = c + s log K "
                                    "on the grid's tail with a seed bootstrap, compare with theory.")
-    p.add_argument("--problem", help="problem family (default: the embedded default problem)")
+    from gluon_mvr.experiments.core.config import DEFAULT_HORIZONS, DEFAULT_METHODS, DEFAULT_PROBLEM
+    from gluon_mvr.methods.presets import METHOD_NAMES
+    from gluon_mvr.problems.registry import family_names
+    p.add_argument("--problem", help=f"problem family: {', '.join(family_names())} (default {DEFAULT_PROBLEM}; "
+                                     "`gluon-mvr problems NAME` lists its parameters)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="problem parameter (repeatable)")
-    p.add_argument("--methods", help="comma-separated methods (default gluon,mvr1,mvr2,mvr3)")
-    p.add_argument("--horizons", help="comma-separated horizons K, increasing")
+    p.add_argument("--methods", help=f"comma-separated methods from: {', '.join(METHOD_NAMES)} "
+                                     f"(default {','.join(DEFAULT_METHODS)})")
+    p.add_argument("--horizons", help=f"comma-separated horizons K, increasing "
+                                      f"(default {','.join(map(str, DEFAULT_HORIZONS))})")
     p.add_argument("--seeds", help="seeds per cell (default 16)")
     p.add_argument("--config", help="TOML file with any of these options; flags override it")
     p.add_argument("--store", help="SQLite result store (default results/gluon-mvr.sqlite)")
