@@ -18,7 +18,7 @@ def test_default_candidate_is_the_documented_instance():
     cfg = validate(load_toml(shipped_path("skewed-quadratic")))
     P = get_problem(cfg.problem, **cfg.params)
     assert P.layout.shapes == ((8, 8), (8, 8))
-    assert P.noise_model.name == "skewed" and P.noise_model.weight == 0.5 and P.noise_model.prob == 0.1
+    assert P.noise_model.name == "skewed" and P.noise_model.weight == 0.75 and P.noise_model.prob == 0.1
     assert P.constants.L0 == pytest.approx((8.0, 8.0)) and P.constants.ell == (0.0, 0.0)
     assert P.constants.sigma == (1.0, 1.0)
     zc = validate(load_toml(shipped_path("zero-chain")))
