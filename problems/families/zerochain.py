@@ -43,13 +43,14 @@ vector layer are the Euclidean norm (:math:`\rho = 1`, LMO :math:`-g/\|g\|`), ``
 :math:`\ell_\infty` (:math:`\rho = \sqrt T`, :math:`L_0 = TL`); all three LMOs are zero-respecting
 (they keep the support of :math:`M`), which the lower bound requires.
 
-What it proves and what it only suggests (derived here [R]).  For any zero-respecting method
-that makes :math:`N` samples (each sample may be evaluated at several points, as MVR does),
-each layer's progress grows by at most one per sample with :math:`\xi_i = 1`, so after
-:math:`N` samples it is at most Binomial(:math:`N, q`); while it is below :math:`T`, the layer's
-gradient exceeds :math:`\varepsilon`.  Hence :math:`E\,G_K \ge \varepsilon\, p_{\rm layers}\,
-P(\mathrm{Bin}(2K, q) < T)` for the averaged stationarity (MVR counts two samples at most per
-iteration; here one sample per iteration is used).  Scaling :math:`\varepsilon` with :math:`K`
+What it proves and what it only suggests (derived here [R]).  For a zero-respecting method
+that evaluates each sample at :math:`c` points (:math:`c = 1` for Gluon, 2 for MVR, which
+evaluates :math:`\xi^k` at :math:`X^k` and :math:`X^{k-1}`), each layer's support, hence its
+:math:`\mathrm{prog}_{1/4}`, grows by at most :math:`c` per sample with :math:`\xi_i = 1` and by
+none otherwise, so after :math:`k` iterations it is at most :math:`c\,\mathrm{Bin}(k, q)`; while it is
+below :math:`T` (then :math:`|u_T|\le 1/4 < 1`) the layer's gradient exceeds :math:`\varepsilon`.
+Hence :math:`E\,G_K \ge \varepsilon\, p_{\rm layers}\, P(c\,\mathrm{Bin}(K, q) < T)` for the
+averaged stationarity.  Scaling :math:`\varepsilon` with :math:`K`
 (``worst_param = "scale"``) the worst instance per horizon has
 :math:`\varepsilon_K \asymp \sigma\sqrt{T/K}/23` at fixed ``length`` (a class whose
 :math:`\Delta_0\propto T\varepsilon^2/L` shrinks with :math:`K`), and
