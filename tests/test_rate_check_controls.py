@@ -51,7 +51,7 @@ def test_the_default_rate_check_claims_hold():
     """The README's first table: default settings, every verdict as printed there."""
     res = gm.rate_check(executor="processes")
     by = {r.method: r for r in res.reports}
-    assert abs(by["gluon"].fit.slope + 0.25) <= 0.04
+    assert abs(by["gluon"].fit.slope + 0.25) <= 0.04 and by["gluon"].mechanism == "visible"
     for m in ("mvr1", "mvr2", "mvr3"):
         assert abs(by[m].fit.slope + 1 / 3) <= 0.04 and by[m].mechanism == "visible" and by[m].verdict == "match"
 
