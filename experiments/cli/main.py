@@ -14,6 +14,7 @@ from gluon_mvr._version import __version__
 from gluon_mvr.experiments.cli import constants as constants_cli
 from gluon_mvr.experiments.cli import figs as figs_cli
 from gluon_mvr.experiments.cli import lmo_error as lmo_error_cli
+from gluon_mvr.experiments.cli import nets as nets_cli
 from gluon_mvr.experiments.cli import theory as theory_cli
 
 
@@ -135,7 +136,7 @@ def build_parser():
     _add_rate_check(sub)
     _add_results(sub)
     # every subcommand is registered explicitly: a broken one fails here, loudly (tests build it)
-    for module in (theory_cli, constants_cli, lmo_error_cli, figs_cli):
+    for module in (theory_cli, constants_cli, lmo_error_cli, figs_cli, nets_cli):
         module.register(sub)
     return parser
 
