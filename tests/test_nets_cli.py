@@ -96,7 +96,9 @@ def test_compare_quick_digits(tmp_path, capsys):
     (["nets", "compare", "--methods", "sgd"], "--methods"),
     (["nets", "compare", "--grid", "adam=fast"], "--grid"),
     (["nets", "compare", "--seeds", "x"], "--seeds"),
-    # SMOOTHNESS_COUPLING_BAD_INPUT
+    (["nets", "smoothness", "--fit", "best"], "--fit"),
+    (["nets", "coupling", "--ns-steps", "a,b"], "--ns-steps"),
+    (["nets", "coupling", "--ns-steps", "-1"], "--ns-steps"),
 ])
 def test_bad_input_one_line_exit_2(argv, field, capsys, tmp_path):
     assert main(argv + ["--store", str(tmp_path / "s.sqlite"), "--no-progress"]) == 2
