@@ -88,6 +88,11 @@ def test_compare_quick_digits(tmp_path, capsys):
     assert n == 5            # 2 grid cells + 1 q alternative + seed 1 of both methods
     assert main(argv) == 0   # rerun: everything read from the store
     assert json.loads(out.read_text())["best"] == rep["best"]
+    # the figure is drawn from the report alone
+    from gluon_mvr.paper_figs import nets as figs
+    assert figs.main(["--compare", str(out), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "nets-compare.png").stat().st_size > 10_000
+    assert figs.main(["--compare", str(tmp_path / "missing.json")]) == 2
 
 
 @pytest.mark.parametrize("argv,field", [

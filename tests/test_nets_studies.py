@@ -43,6 +43,9 @@ def test_smoothness_quick_cli_and_constants_log_roundtrip(tmp_path, capsys):
     for g in rep["groups"].values():
         assert set(g["sweep_losses"]) == {"0.5", "1.0", "2.0"}
         assert g["tuned_radius"] in (0.01, 0.02, 0.04)
+    from gluon_mvr.paper_figs import nets as figs
+    assert figs.main(["--smoothness", str(out), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "nets-smoothness.pdf").exists()
     # the log reads back with 'constants --from-log' and gives the same per-layer fit
     capsys.readouterr()
     assert main(["constants", "--from-log", str(log), "--fit", "penalized", "--json", "-"]) == 0
