@@ -120,3 +120,53 @@ def test_compare_quick_default_gpt(tmp_path):
                  "--json", str(tmp_path / "r.json")]) == 0
     assert time.perf_counter() - t0 < 120
     assert len(json.loads((tmp_path / "r.json").read_text())["pairs"]) == 22
+
+
+def test_interrupt_exits_130_with_one_line(monkeypatch, capsys, tmp_path):
+    import gluon_mvr.nets.compare as C
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(C, "compare", interrupted)
+    assert main(["nets", "compare", "--quick", "--no-progress", "--store", str(tmp_path / "s.sqlite")]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted" in err[0] and "resume" in err[0]
+
+
+def test_missing_torch_is_one_line_exit_2(monkeypatch, capsys, tmp_path):
+    """Without torch the CLI says which extra to install (simulated by hiding the module)."""
+    import builtins
+    real = builtins.__import__
+
+    def no_torch(name, *a, **k):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'")
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    import sys
+    for name in [m for m in sys.modules if m == "gluon_mvr.nets" or m.startswith("gluon_mvr.nets.")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert main(["nets", "coupling", "--quick", "--store", str(tmp_path / "s.sqlite")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "gluon-mvr[torch]" in err[0]
+
+
+def _torch_importers(folders):
+    import ast
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[1]
+    hits = []
+    for folder in folders:
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(n == "torch" or n.startswith("torch.") for n in names):
+                    hits.append(str(path.relative_to(root)))
+    return hits
+
+
+def test_nothing_outside_nets_imports_torch():
+    assert _torch_importers(["gluon_mvr", "methods", "problems", "theory", "experiments", "paper_figs",
+                             "configs"]) == []
+    assert "nets/optim.py" in _torch_importers(["nets"])      # control: the scan sees an import

@@ -84,8 +84,9 @@ def _floats(name, raw):
 
 
 def _need_torch():
+    # only gluon_mvr.nets imports torch; its ImportError carries the install hint
     try:
-        import torch  # noqa: F401
+        import gluon_mvr.nets  # noqa: F401
     except ImportError:
         raise InputError("nets: needs PyTorch; install the extra: pip install 'gluon-mvr[torch]'") from None
 
