@@ -24,7 +24,7 @@ from gluon_mvr.nets.cells import run_cells
 from gluon_mvr.nets.presets import param_roles
 
 FULL = {"task": "gpt-tiny", "task_params": {}, "steps": 200, "seeds": 1, "n_evals": 4,
-        "lrs": [0.005, 0.01, 0.02, 0.05], "betas": [0.8, 0.95], "ns_steps": [0, 1, 2, 3, 5],
+        "lrs": [0.01, 0.02, 0.04], "betas": [0.8, 0.95], "ns_steps": [0, 1, 2, 5],
         "ns_coeffs": "jordan", "checkpoints": 4}
 QUICK = {"task": "gpt-tiny", "task_params": {"d": 32, "n_layer": 1, "ctx": 32, "batch": 16, "val_batches": 2},
          "steps": 12, "seeds": 1, "n_evals": 1, "lrs": [0.01, 0.03], "betas": [0.9], "ns_steps": [0, 1, 5],

@@ -27,7 +27,9 @@ new: it evaluates the loss of ONE fixed minibatch with ``forward`` in place of t
 optimizer differentiates it at :math:`X^k` (``forward = model``) and, for MVR, again at the kept
 copy :math:`X^{k-1}` (``forward = functional_call(model, old parameters and buffers)``) with the
 random-number state restored in between, so dropout draws the same masks.  ``grad_evals`` counts
-the stochastic gradients (1 per Gluon step; 2 per MVR step after the first).  The kept copy is
+the stochastic gradients (1 per Gluon step; 2 per MVR step after the first).  A Gluon optimizer
+built without ``model`` passes ``forward = None`` (its closure calls its own network), or reads
+``p.grad`` when ``step()`` gets no closure, as any torch optimizer.  The kept copy is
 the whole model state at the start of the step, so an MVR optimizer must own every trained
 parameter (or step first).
 """
