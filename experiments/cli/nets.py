@@ -10,7 +10,7 @@ import os
 import sys
 
 DEFAULT_STORE = os.path.join("results", "gluon-mvr.sqlite")
-MODELS = ("gpt-tiny", "mlp-digits")
+MODELS = ("gpt-tiny", "mlp-digits", "mlp-mnist")
 
 
 class InputError(ValueError):
