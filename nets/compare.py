@@ -120,7 +120,9 @@ def compare(s: dict, methods, store, jobs=2, progress=None) -> dict:
     out = {m: [res[cell_key({**c, "kind": "nets"})] for c in runs[m]] for m in methods}
     table, curves = {}, {}
     for m in methods:
-        row = {"lr": best[m]["lr"], **best[m]["options"]}
+        row = {"lr": best[m]["lr"], **best[m]["options"],
+               # a best rate at the end of its grid: the true optimum may lie beyond it
+               "at_grid_edge": len(s["grid"][m]) > 1 and best[m]["lr"] in (min(s["grid"][m]), max(s["grid"][m]))}
         for budget in ("iterations", "grad_evals"):
             v = [final(r, budget, steps) for r in out[m]]
             row[budget] = {"mean": float(numpy.mean(v)), "per_seed": v}
@@ -147,7 +149,8 @@ def format_report(rep) -> str:
              f"{'method':<7} {'lr':>8} {'beta':>5} {'q':>5} {'@K iters':>9} {'@K grads':>9}"]
     for m, r in rep["best"].items():
         lines.append(f"{m:<7} {r['lr']:>8.3g} {r.get('beta', ''):>5} {r.get('q', ''):>5} "
-                     f"{r['iterations']['mean']:>9.4f} {r['grad_evals']['mean']:>9.4f}")
+                     f"{r['iterations']['mean']:>9.4f} {r['grad_evals']['mean']:>9.4f}"
+                     + ("  (best lr at the grid's edge)" if r.get("at_grid_edge") else ""))
     lines.append(f"{'pair':<14} {'budget':<10} {'mean diff':>10} {'95% interval':>22}  verdict")
     for p in rep["pairs"]:
         lo, hi = p["ci95"]
