@@ -15,6 +15,7 @@ import json
 import sys
 
 import numpy
+from matplotlib.ticker import NullFormatter
 
 from gluon_mvr.paper_figs import style
 
@@ -75,6 +76,7 @@ def smoothness_figure(rep, out_dir):
         radii = [rep["settings"]["lr"] * float(m) for m in ms]
         ax.plot(radii, [r["sweep_losses"][m] for m in ms], marker="o", color=colors[j % len(colors)])
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())      # minor labels collide on short ranges
         if r.get("inv_L1"):
             ax.axvline(r["inv_L1"], color=style.REFERENCE, ls="--", label="1/L1")
             ax.legend()
