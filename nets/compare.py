@@ -86,7 +86,8 @@ def total_cells(s, methods):
     grid = sum(len(s["grid"][m]) for m in methods)
     extra = sum(len(s["beta_alt"]) if m == "mvr1" else len(s["q_alt"]) if m in ("mvr2", "mvr3") else 0
                 for m in methods)
-    return grid + extra + (s["seeds"] - 1) * len(methods)
+    # every stage reports its stored cells too (seed 0 of stage 3 is a grid cell, counted again)
+    return grid + extra + s["seeds"] * len(methods)
 
 
 def compare(s: dict, methods, store, jobs=2, progress=None) -> dict:
