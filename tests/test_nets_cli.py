@@ -91,6 +91,13 @@ def test_compare_quick_digits(tmp_path, capsys):
     n = sqlite3.connect(store).execute("select count(*) from cells where kind='nets'").fetchone()[0]
     assert n == 5            # 2 grid cells + 1 q alternative + seed 1 of both methods
     assert main(argv) == 0   # rerun: everything read from the store
+    # the progress bar's total equals the updates it receives
+    import gluon_mvr.nets.compare as C
+    from gluon_mvr.experiments.core.store import ResultStore
+    settings = {**C.QUICK, "task": "mlp-digits", "task_params": {}}
+    ticks = []
+    C.compare(settings, ("muon", "mvr2"), ResultStore(str(store)), jobs=1, progress=ticks.append)
+    assert sum(ticks) == C.total_cells(settings, ("muon", "mvr2"))
     assert json.loads(out.read_text())["best"] == rep["best"]
     # the figure is drawn from the report alone
     from gluon_mvr.paper_figs import nets as figs
