@@ -202,3 +202,10 @@ def test_rms_scale_restores_exact_norm():
     hidden = slice(0, 2)
     assert steps["ns"][hidden] == pytest.approx(steps["exact"][hidden], rel=1e-5)
     assert math.isfinite(sum(steps["ns"]))
+    # control: without the RMS scaling the 1-step update is visibly shorter than the exact one
+    torch.manual_seed(0)
+    model = Net()
+    before = [p.detach().clone() for p in model.parameters()]
+    make_optimizer(model, "gluon", 0.1, lmo="ns", ns_steps=1, ns_coeffs="quintic").step(closure_for(*batch(0)))
+    raw = [float((p.detach() - b).norm()) for p, b in zip(model.parameters(), before)]
+    assert all(r < 0.9 * e for r, e in zip(raw[hidden], steps["exact"][hidden]))
