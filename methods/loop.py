@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 import numpy
 
 from gluon_mvr.methods.backend import get_backend, to_numpy
-from gluon_mvr.methods.presets import build_norm, get_method
-from gluon_mvr.methods.schedules import (DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule,
-                        adaptive_schedule, horizon_schedule)
+from gluon_mvr.methods.estimators import StepParams
+from gluon_mvr.methods.geometry import build_norm, lmo_from_name
+from gluon_mvr.methods.method import Method
+from gluon_mvr.methods.presets import get_method
+from gluon_mvr.methods.schedules import Schedule
 
 
 def seed_generators(seeds, root_seed: int = 0):
@@ -81,6 +83,10 @@ class Trajectory:
     wall_time: float
     total_oracle_calls: int = 0
     params: list | None = field(default=None, repr=False)
+    # region_usage: per seed max_k max_i ||X_i^k - C_i||_F / R_i over every iterate k = 0..K for a
+    # problem whose constants hold only in balls (Problem.hypotheses_region); above 1 means the run
+    # left the region where its bound's hypotheses hold.  None otherwise.
+    region_usage: numpy.ndarray | None = None
 
     @property
     def stationarity(self):
@@ -152,18 +158,19 @@ class _Geometry:
         return self._apply("dual_norm", arrays, xp, lambda A: xp.empty(A.shape[:2], dtype=A.dtype))
 
 
-def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedule | None = None, *,
+def run(problem, method: str | Method = "mvr1", K: int = 1000, seeds=16, schedule: Schedule | None = None, *,
         record_every: int = 1, root_seed: int = 0, device: str = "cpu", dtype: str = "float64",
-        lmo: str = "exact", ns_steps: int = 5, ns_dtype=None, radius_scale: float = DEFAULT_RADIUS_SCALE,
-        momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA, record_params: bool = False,
+        lmo: str | None = None, ns_steps: int = 5, ns_dtype=None, radius_scale: float | None = None,
+        momentum_scale: float | None = None, beta: float | None = None, record_params: bool = False,
         progress=None, observe=None, norm_builder=None, nan_after_divergence: bool = True) -> Trajectory:
     r"""Run ``method`` on ``problem`` for ``K`` iterations over a batch of seeds.
 
     Parameters
     ----------
     problem : problems.Problem
-    method : str
-        A preset name (:data:`methods.presets.METHOD_NAMES`).
+    method : str or Method
+        A preset name (:data:`gluon_mvr.methods.presets.METHOD_NAMES`) or a composition
+        :class:`gluon_mvr.methods.Method` (geometry x estimator x schedule rule).
     K : int
         Number of iterations (the horizon).
     seeds : int or sequence of int
@@ -171,9 +178,10 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
         :func:`seed_generators`, so the batch reproduces single-seed runs bit for bit.  Ids may
         repeat: batch elements with the same id see the same samples.
     schedule : Schedule, optional
-        Defaults to the horizon-K theory schedule of the method's family
-        (:func:`methods.schedules.horizon_schedule` with ``radius_scale``, ``momentum_scale``,
-        ``beta``), or the adaptive radius for ``gluon-det``.  Its constants may be per batch
+        Defaults to the method's own schedule rule for horizon ``K`` (for the presets, the
+        horizon-K theory schedule of :mod:`gluon_mvr.theory.claims`, or the adaptive radius for
+        ``gluon-det``); ``radius_scale``, ``momentum_scale``, ``beta`` (``None``: the rule's own)
+        change the free constants of a theory schedule.  Its constants may be per batch
         element (:attr:`Schedule.n_elements` must then equal the number of seeds): element
         ``s`` runs with :math:`t_{s,i}^k`, :math:`\beta_{s,k}`, :math:`q_{s,k}` and equals the run
         of the shared schedule with element ``s``'s constants, bit for bit in float64 (in a
@@ -182,8 +190,9 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     record_every : int
         Record every ``r``-th iteration (``k = 0, r, 2r, ...``).
     lmo, ns_steps, ns_dtype :
-        Inexact spectral LMO (``'ns-jordan'``, ``'ns-cubic'``, ``'ns-quintic'``,
-        ``'polar-express'``) with its steps and working dtype.
+        Replace the geometry's LMO by a named one (``'exact'``, ``'ns-jordan'``, ``'ns-cubic'``,
+        ``'ns-quintic'``, ``'polar-express'``) with its steps and working dtype; ``None`` keeps
+        the method's own (:meth:`Method.with_lmo` does the same on the value).
     record_params : bool
         Keep host copies of the parameters at recorded iterations (for constants estimation).
     progress : callable, optional
@@ -196,7 +205,7 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     norm_builder : callable, optional
         ``norm_builder(norm_name) -> Norm`` building the LMO of every layer of the method's
         geometry (e.g. a :class:`methods.inexact.ControlledErrorLMO` for spectral layers) in
-        place of :func:`methods.presets.build_norm` with ``lmo``; not together with ``lmo``.
+        place of the geometry's own LMO; not together with ``lmo``.
         The recorded gradient norms stay exact, in the problem's norms.
     nan_after_divergence : bool
         Replace a seed's records from its first non-finite one on (and its values after a
@@ -208,6 +217,11 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     Trajectory
     """
     spec = get_method(method)
+    if norm_builder is not None and lmo not in (None, "exact"):
+        raise ValueError(f"give either lmo ({lmo!r}) or norm_builder, not both")
+    if lmo is not None:
+        spec = spec.with_lmo(lmo_from_name(lmo, ns_steps, ns_dtype))
+    spec = spec.with_schedule_scales(radius_scale, momentum_scale, beta)
     K = int(K)
     if K < 1:
         raise ValueError(f"K must be an integer >= 1; got {K}")
@@ -222,25 +236,19 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     consts = problem.constants
 
     if schedule is None:
-        if spec.deterministic:
-            schedule = adaptive_schedule(consts.L0, consts.L1)
-        else:
-            schedule = horizon_schedule(spec.schedule_family, K, consts.L1, radius_scale=radius_scale,
-                                        momentum_scale=momentum_scale, beta=beta)
+        schedule = spec.build_schedule(K, problem)
     if schedule.n_layers != p:
         raise ValueError(f"schedule has {schedule.n_layers} radii but the problem has {p} layers")
     if schedule.n_elements not in (None, S):
         raise ValueError(f"schedule has constants for {schedule.n_elements} batch elements but there "
                          f"are {S} seeds")
-    if norm_builder is not None and lmo != "exact":
-        raise ValueError(f"give either lmo ({lmo!r}) or norm_builder, not both")
 
     if norm_builder is None:
-        def norm_builder(n):
-            return build_norm(n, lmo=lmo, ns_steps=ns_steps, ns_dtype=ns_dtype)
+        norm_builder = spec.geometry.norm_builder()
     geometry = _Geometry(layout, spec.layer_norm_names(consts.norms), norm_builder)
     measure = _Geometry(layout, consts.norms, build_norm)
-    estimator = spec.make_estimator()
+    estimator = spec.estimator
+    deterministic = estimator.exact_gradient
     rngs = seed_generators(seeds, root_seed)
     factor, betas, qs = schedule.tables(K)
     beta_at = _mixing(betas, schedule.beta_decay == 0, xp, dtype)
@@ -263,10 +271,10 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
     rec_radius = xp.empty((R, S, p), dtype=dtype) if schedule.adaptive is not None else None
     kept = [] if record_params else None
     # deterministic Gluon calls the exact gradient once per iteration: counted as one oracle call
-    calls_per_step = 1 if spec.deterministic else estimator.calls_per_step
+    calls_per_step = spec.calls_per_step
 
     def oracle(X, sample):
-        return problem.grad(X) if spec.deterministic else problem.stochastic_grad(X, sample)
+        return problem.grad(X) if deterministic else problem.stochastic_grad(X, sample)
 
     # A non-finite estimator M^k (an oracle that returned inf or NaN) corrupts X^{k+1} even where
     # the LMO hides it (sign-type LMOs map inf to a finite step): such a seed is marked diverged
@@ -284,32 +292,42 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
         if kept is not None:
             kept.append([to_numpy(x) for x in X])
 
+    # where the problem's declared constants hold: track how far each seed goes (cheap: one
+    # subtraction and reduction per iteration, only for problems declared on balls)
+    region = problem.hypotheses_region(xp, dtype)
+    usage = None
+    if region is not None:
+        centres, radii_R = region
+        inv_R = [1.0 / xp.asarray(r, dtype=dtype)[None, :] for r in layout.split(list(radii_R))]
+        usage = xp.zeros(S, dtype=dtype)
+
+    def track(X):
+        nonlocal usage
+        for x, c, ir in zip(X, centres, inv_R):
+            d = x - c
+            usage = xp.maximum(usage, (xp.sqrt(xp.sum(d * d, axis=(2, 3))) * ir).max(axis=1))
+
     start = time.perf_counter()
     X = problem.initial_point(S, xp, dtype)
+    if usage is not None:
+        track(X)
     X_prev = None
-    sample = None if spec.deterministic else problem.sample(rngs, xp, dtype)
+    sample = None if deterministic else problem.sample(rngs, xp, dtype)
     g = oracle(X, sample)
-    states, M = zip(*(estimator.init(gi) for gi in g)) if not spec.deterministic else (None, g)
-    states = list(states) if states is not None else None
-    M = list(M)
+    states, M = zip(*(estimator.init(gi) for gi in g))
+    states, M = list(states), list(M)
     slot = 0
     with numpy.errstate(all="ignore"):
         for k in range(K):
             if k > 0:
-                if spec.deterministic:
-                    M = problem.grad(X)
-                else:
-                    sample = problem.sample(rngs, xp, dtype)
-                    g = problem.stochastic_grad(X, sample)
-                    if estimator.same_sample_previous:
-                        gp = problem.stochastic_grad(X_prev, sample)
-                    else:
-                        gp = [None] * len(g)
-                    b, q = beta_at(k), q_at(k)
-                    M = []
-                    for j in range(len(g)):
-                        Mj, states[j] = estimator.step(states[j], g[j], gp[j], b, q)
-                        M.append(Mj)
+                sample = None if deterministic else problem.sample(rngs, xp, dtype)
+                g = oracle(X, sample)
+                gp = oracle(X_prev, sample) if estimator.same_sample_previous else [None] * len(g)
+                params = StepParams(k, beta_at(k), q_at(k))
+                M = []
+                for j in range(len(g)):
+                    Mj, states[j] = estimator.step(states[j], g[j], gp[j], params)
+                    M.append(Mj)
             if schedule.adaptive is not None:
                 a = geometry.dual_norm(M, xp)
                 radii = [(ai / (l0 + l1 * ai))[:, :, None, None] for ai, l0, l1 in zip(a, L0s, L1s)]
@@ -329,6 +347,8 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
                 X = [x + r * d for x, r, d in zip(X, radii, D)]
             else:
                 X = [x + r * d - (r * c) * x for x, r, d, c in zip(X, radii, D, shrink)]
+            if usage is not None:
+                track(X)
         final_norms = to_numpy(layout.merge(measure.dual_norm(problem.grad(X), xp)))
         final_value = to_numpy(problem.value(X))
     wall = time.perf_counter() - start
@@ -349,8 +369,9 @@ def run(problem, method: str = "mvr1", K: int = 1000, seeds=16, schedule: Schedu
         radius = factor[rec_iters][:, None] * numpy.asarray(schedule.radius)[None, :]
     else:   # per-element radii: (S, R, p)
         radius = factor[rec_iters][None, :, None] * numpy.asarray(schedule.radius)[:, None, :]
-    return Trajectory(method=method, K=K, seeds=seeds, iterations=rec_iters, grad_norms=grad_norms,
+    return Trajectory(method=spec.name, K=K, seeds=seeds, iterations=rec_iters, grad_norms=grad_norms,
                       values=values, oracle_calls=1 + calls_per_step * rec_iters,
                       final_value=final_value, final_grad_norms=final_norms, diverged_at=diverged,
                       radius=radius, schedule=schedule.describe(), wall_time=wall,
-                      total_oracle_calls=1 + calls_per_step * (K - 1), params=kept)
+                      total_oracle_calls=1 + calls_per_step * (K - 1), params=kept,
+                      region_usage=None if usage is None else to_numpy(usage))

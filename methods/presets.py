@@ -1,86 +1,60 @@
-"""Known methods by name: an estimator, a per-layer geometry rule and a default schedule rule.
+"""Known methods by name: each a :class:`~gluon_mvr.methods.method.Method` composition.
 
-=================  ===========================  =================================================
-name               estimator                    geometry (per layer)
-=================  ===========================  =================================================
-gluon              momentum                     the problem's own layer norms
-mvr1, mvr2, mvr3   MVR-1/2/3                    the problem's own layer norms
-mvr3-storm         MVR-3, alternative form      the problem's own layer norms
-mvr1-prev          MVR-1 with previous sample   the problem's own layer norms (contrast)
-muon               momentum                     spectral on every layer
-scion              momentum                     scaled spectral, last layer scaled sign (head)
-normalized-sgd     momentum                     frobenius
-sign-sgd           momentum                     sign
-gluon-det          none (exact gradient)        the problem's own norms, adaptive radius
-=================  ===========================  =================================================
+=================  ===========================  ===============================  ==================
+name               estimator                    geometry (per layer)             schedule
+=================  ===========================  ===============================  ==================
+gluon              momentum                     the problem's own layer norms    theory, ``gluon``
+mvr1, mvr2, mvr3   MVR-1/2/3                    the problem's own layer norms    theory, own claim
+mvr3-storm         MVR-3, alternative form      the problem's own layer norms    theory, ``mvr3``
+mvr1-prev          MVR-1 with previous sample   the problem's own layer norms    theory, ``mvr1``
+muon               momentum                     spectral on every layer          theory, ``gluon``
+scion              momentum                     scaled spectral, scaled sign     theory, ``gluon``
+                                                head (last layer)
+normalized-sgd     momentum                     frobenius                        theory, ``gluon``
+sign-sgd           momentum                     sign                             theory, ``gluon``
+gluon-det          exact gradient               the problem's own norms          adaptive radius
+=================  ===========================  ===============================  ==================
 
-Any method can swap its spectral LMO for an inexact one (``lmo='ns-jordan'`` etc.).
+Any method can swap its spectral LMO for an inexact one (:meth:`Method.with_lmo`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from gluon_mvr.methods.estimators import (ExactGradientEstimator, MomentumEstimator, MVR1Estimator,
+                                          MVR2Estimator, MVR3Estimator, PreviousSampleEstimator)
+from gluon_mvr.methods.geometry import (INEXACT_LMOS, Frobenius, ProblemNorms, Scion, Sign,  # noqa: F401
+                                        Spectral, build_norm)
+from gluon_mvr.methods.method import Method
+from gluon_mvr.methods.schedules import AdaptiveRadius, TheorySchedule
 
-from gluon_mvr.methods.estimators import get_estimator
-from gluon_mvr.methods.norms import get_norm
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    name: str
-    estimator: str
-    estimator_options: tuple = ()
-    geometry: str = "problem"          # 'problem', a norm name, or 'scion'
-    schedule_family: str = "gluon"     # which horizon rule ('gluon', 'mvr1', 'mvr2', 'mvr3')
-    deterministic: bool = False
-    summary: str = ""
-
-    def make_estimator(self):
-        return get_estimator(self.estimator, **dict(self.estimator_options))
-
-    def layer_norm_names(self, problem_norms):
-        """Norm name per layer for a problem whose constants are stated in ``problem_norms``."""
-        p = len(problem_norms)
-        if self.geometry == "problem":
-            return tuple(problem_norms)
-        if self.geometry == "scion":
-            return ("scaled-spectral",) * (p - 1) + ("scaled-sign",) if p > 1 else ("scaled-spectral",)
-        return (self.geometry,) * p
-
-
-PRESETS = {spec.name: spec for spec in (
-    MethodSpec("gluon", "momentum", summary="Gluon: momentum + LMO in the problem's norms [C]"),
-    MethodSpec("mvr1", "mvr1", schedule_family="mvr1", summary="Gluon-MVR-1 (Alg. 2) [C]"),
-    MethodSpec("mvr2", "mvr2", schedule_family="mvr2", summary="Gluon-MVR-2 (Alg. 4) [C]"),
-    MethodSpec("mvr3", "mvr3", schedule_family="mvr3", summary="Gluon-MVR-3 (Alg. 5), default form [R]"),
-    MethodSpec("mvr3-storm", "mvr3", (("correction", "storm"),), schedule_family="mvr3",
-               summary="Gluon-MVR-3, alternative correction beta (g^k - g^{k-1}) [R]"),
-    MethodSpec("mvr1-prev", "mvr1-prev", schedule_family="mvr1",
-               summary="contrast: MVR-1 reusing the previous sample (no variance reduction)"),
-    MethodSpec("muon", "momentum", geometry="spectral", summary="Muon: momentum + spectral LMO"),
-    MethodSpec("scion", "momentum", geometry="scion",
-               summary="Scion: scaled spectral hidden layers + scaled sign head"),
-    MethodSpec("normalized-sgd", "momentum", geometry="frobenius", summary="normalized SGD with momentum"),
-    MethodSpec("sign-sgd", "momentum", geometry="sign", summary="signSGD with momentum (signum)"),
-    MethodSpec("gluon-det", "momentum", deterministic=True,
-               summary="deterministic Gluon: exact gradient, adaptive radius [C, Thm 1]"),
+PRESETS = {m.name: m for m in (
+    Method(ProblemNorms(), MomentumEstimator(), TheorySchedule("gluon"), "gluon",
+           "Gluon: momentum + LMO in the problem's norms [C]"),
+    Method(ProblemNorms(), MVR1Estimator(), TheorySchedule("mvr1"), "mvr1", "Gluon-MVR-1 (Alg. 2) [C]"),
+    Method(ProblemNorms(), MVR2Estimator(), TheorySchedule("mvr2"), "mvr2", "Gluon-MVR-2 (Alg. 4) [C]"),
+    Method(ProblemNorms(), MVR3Estimator(), TheorySchedule("mvr3"), "mvr3",
+           "Gluon-MVR-3 (Alg. 5), default form [R]"),
+    Method(ProblemNorms(), MVR3Estimator("storm"), TheorySchedule("mvr3"), "mvr3-storm",
+           "Gluon-MVR-3, alternative correction beta (g^k - g^{k-1}) [R]"),
+    Method(ProblemNorms(), PreviousSampleEstimator("mvr1"), TheorySchedule("mvr1"), "mvr1-prev",
+           "contrast: MVR-1 reusing the previous sample (no variance reduction)"),
+    Method(Spectral(), MomentumEstimator(), TheorySchedule("gluon"), "muon", "Muon: momentum + spectral LMO"),
+    Method(Scion(), MomentumEstimator(), TheorySchedule("gluon"), "scion",
+           "Scion: scaled spectral hidden layers + scaled sign head"),
+    Method(Frobenius(), MomentumEstimator(), TheorySchedule("gluon"), "normalized-sgd",
+           "normalized SGD with momentum"),
+    Method(Sign(), MomentumEstimator(), TheorySchedule("gluon"), "sign-sgd", "signSGD with momentum (signum)"),
+    Method(ProblemNorms(), ExactGradientEstimator(), AdaptiveRadius(), "gluon-det",
+           "deterministic Gluon: exact gradient, adaptive radius [C, Thm 1]"),
 )}
 
 METHOD_NAMES = tuple(PRESETS)
-INEXACT_LMOS = ("exact", "ns-jordan", "ns-cubic", "ns-quintic", "polar-express")
 
 
-def get_method(name: str) -> MethodSpec:
+def get_method(method) -> Method:
+    """The preset named ``method``, or ``method`` itself when it is a :class:`Method`."""
+    if isinstance(method, Method):
+        return method
     try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown method {name!r}; allowed: {', '.join(PRESETS)}") from None
-
-
-def build_norm(name: str, lmo: str = "exact", ns_steps: int = 5, ns_dtype=None):
-    """Norm object for a layer; spectral norms take the inexact LMO ``lmo`` when asked."""
-    if lmo not in INEXACT_LMOS:
-        raise ValueError(f"unknown lmo {lmo!r}; allowed: {', '.join(INEXACT_LMOS)}")
-    if lmo == "exact" or name not in ("spectral", "scaled-spectral"):
-        return get_norm(name)
-    coeffs = "polar-express" if lmo == "polar-express" else lmo[3:]
-    return get_norm(name + "-ns", steps=ns_steps, coefficients=coeffs, dtype=ns_dtype)
+        return PRESETS[method]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(PRESETS)}") from None

@@ -16,35 +16,17 @@ The constants :math:`t_i`, :math:`c_\beta`, :math:`c_q` may also be given per ba
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy
 
-HORIZON_METHODS = ("gluon", "mvr1", "mvr2", "mvr3")
+from gluon_mvr.theory.claims import (CLAIM_NAMES, DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE,  # noqa: F401
+                                     DEFAULT_RADIUS_SCALE, check_positive, check_unit, horizon_exponents,
+                                     horizon_parameters, radius_cap, star_parameters, star_step)
 
-# Defaults of the free constants of the horizon-K schedules [chosen here]: t0 = 2 and a constant
-# beta = 0.5 for MVR-2/3 keep the finite-K corrections (transient overlap, momentum lag) small on
-# the built-in problems, so that the fitted exponents show the asymptotic rate already at
-# K ~ 10^3; the exponents themselves do not depend on them (see README, "Choosing t0").
-DEFAULT_RADIUS_SCALE = 2.0
-DEFAULT_MOMENTUM_SCALE = 1.0
-DEFAULT_BETA = 0.5
+HORIZON_METHODS = CLAIM_NAMES
 
-
-def _check_positive(name, value, allow_zero=False):
-    v = float(value)
-    if math.isnan(v) or math.isinf(v) or v < 0 or (v == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
-    return v
-
-
-def _check_unit(name, value):
-    v = float(value)
-    if not (0.0 <= v <= 1.0):
-        raise ValueError(f"{name} must lie in [0, 1]; got {value!r}")
-    return v
+_check_positive, _check_unit = check_positive, check_unit
 
 
 @dataclass(frozen=True)
@@ -167,6 +149,16 @@ class Schedule:
                 "adaptive": None if self.adaptive is None else [list(a) for a in self.adaptive],
                 "ball": None if self.ball is None else list(self.ball)}
 
+    # A concrete schedule is its own schedule rule (see TheorySchedule below).
+    claim = None
+
+    def build(self, K: int, problem) -> "Schedule":
+        """The schedule a run of horizon ``K`` uses: this one, whatever ``K``."""
+        return self
+
+    def describe_rule(self) -> dict:
+        return {"kind": "fixed", **self.describe()}
+
 
 def _times(constant, weights):
     """``constant * weights``: ``(K,)`` for a shared constant, ``(K, S)`` for one per element
@@ -201,34 +193,6 @@ def adaptive_schedule(L0, L1) -> Schedule:
                     adaptive=tuple(zip(L0, L1)), label="adaptive")
 
 
-def radius_cap(method: str, L1_i: float, one_minus_beta: float) -> float:
-    r"""Largest radius the horizon-K analysis allows in a layer with constant ``L1_i`` [R].
-
-    - ``mvr1``: :math:`t_i \le 1/L_{1,i}` (descent step with the (L0,L1) term absorbed).
-    - ``gluon``, ``mvr2``, ``mvr3``: :math:`t_i \le \min\{1/L_{1,i}, (1-\beta)/(8\beta L_{1,i})\}`
-      (docs/theory.md §4; the momentum lag's (L0,L1) term absorbed into the descent, and the descent
-      term itself when :math:`\beta` is small).
-    ``inf`` when ``L1_i = 0``.
-    """
-    if L1_i <= 0:
-        return math.inf
-    if method == "mvr1":
-        return 1.0 / L1_i
-    beta = 1.0 - one_minus_beta
-    if beta <= 0:
-        return 1.0 / L1_i
-    return min(1.0 / L1_i, one_minus_beta / (8.0 * beta * L1_i))
-
-
-def horizon_exponents(method: str):
-    """``(radius exponent, momentum/q exponent)``: t ~ K^-a, (1-beta or q) ~ K^-b [R, THEORY §4]."""
-    if method == "gluon":
-        return 0.75, 0.5
-    if method in ("mvr1", "mvr2", "mvr3"):
-        return 2.0 / 3.0, 2.0 / 3.0
-    raise ValueError(f"horizon schedule: unknown method {method!r}; allowed: {', '.join(HORIZON_METHODS)}")
-
-
 def horizon_schedule(method: str, K: int, L1, radius_scale: float = DEFAULT_RADIUS_SCALE,
                      momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA) -> Schedule:
     r"""Constant parameters for a run of horizon ``K`` [R, docs/theory.md §4].
@@ -242,27 +206,8 @@ def horizon_schedule(method: str, K: int, L1, radius_scale: float = DEFAULT_RADI
     With these choices the transient :math:`\Delta_0/(tK)` and the noise terms balance at
     :math:`K^{-1/4}` (gluon) and :math:`K^{-1/3}` (MVR).
     """
-    K = int(K)
-    if K < 1:
-        raise ValueError(f"horizon K must be >= 1; got {K}")
-    _check_positive("radius_scale", radius_scale)
-    _check_positive("momentum_scale", momentum_scale)
-    a, b = horizon_exponents(method)
-    mix = min(1.0, momentum_scale * K ** (-b))
-    if method in ("gluon", "mvr1"):
-        omb, q = mix, 1.0
-    else:
-        omb, q = 1.0 - _check_unit("beta", beta), mix
-    radii = tuple(min(radius_scale * K ** (-a), radius_cap(method, float(l1), omb)) for l1 in L1)
+    radii, omb, q = horizon_parameters(method, K, L1, radius_scale, momentum_scale, beta)
     return Schedule(radius=radii, one_minus_beta=omb, q=q, label=f"horizon-{method}")
-
-
-def star_step(K: int) -> float:
-    r"""Frank–Wolfe weight :math:`a = \min(1, 2\ln K/K)` of the star-convex horizon schedule [R]."""
-    K = int(K)
-    if K < 2:
-        raise ValueError(f"star-convex horizon K must be >= 2; got {K}")
-    return min(1.0, 2.0 * math.log(K) / K)
 
 
 def star_horizon_schedule(method: str, K: int, ball, momentum_scale: float = DEFAULT_MOMENTUM_SCALE,
@@ -276,17 +221,8 @@ def star_horizon_schedule(method: str, K: int, ball, momentum_scale: float = DEF
     - ``mvr1``: :math:`1-\beta = c\,a` (:math:`\tilde O(K^{-1/2})`);
     - ``mvr2``, ``mvr3``: :math:`q = c\,a`, :math:`\beta` constant.
     """
-    if method not in HORIZON_METHODS:
-        raise ValueError(f"star schedule: unknown method {method!r}; allowed: {', '.join(HORIZON_METHODS)}")
-    a = star_step(K)
     D = tuple(_check_positive(f"ball[{i}]", d) for i, d in enumerate(ball))
-    _check_positive("momentum_scale", momentum_scale)
-    if method == "gluon":
-        omb, q = min(1.0, momentum_scale * a ** (2.0 / 3.0)), 1.0
-    elif method == "mvr1":
-        omb, q = min(1.0, momentum_scale * a), 1.0
-    else:
-        omb, q = 1.0 - _check_unit("beta", beta), min(1.0, momentum_scale * a)
+    a, omb, q = star_parameters(method, K, momentum_scale, beta)
     return Schedule(radius=tuple(a * d for d in D), one_minus_beta=omb, q=q, ball=D,
                     label=f"star-{method}")
 
@@ -306,3 +242,117 @@ def star_decreasing_schedule(method: str, radius, n_layers: int) -> Schedule:
         return Schedule(radius=tuple(r), radius_decay=1.0, one_minus_beta=1.0 - DEFAULT_BETA, q=1.0,
                         q_decay=1.0, label=f"star-decreasing-{method}")
     raise ValueError(f"star schedule: unknown method {method!r}; allowed: {', '.join(HORIZON_METHODS)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedule rules: the schedule part of a Method.  A rule turns (horizon K, problem) into the
+# concrete Schedule a run uses; a concrete Schedule is its own rule.
+# ---------------------------------------------------------------------------------------------
+
+MIXING_TARGETS = (None, "one_minus_beta")
+
+
+def _mix_into_momentum(schedule: Schedule, claim: str) -> Schedule:
+    """The claim's decaying mixing parameter moved into ``1 - beta`` (``q = 1``): plain momentum
+    that averages over as many steps as the method's own estimator does (the controls)."""
+    if get_claim_mixing(claim) == "one_minus_beta":
+        return schedule
+    return replace(schedule, one_minus_beta=schedule.q, q=1.0, label=schedule.label + "-as-momentum")
+
+
+def get_claim_mixing(claim: str) -> str:
+    from gluon_mvr.theory.claims import get_claim
+    return get_claim(claim).mixing
+
+
+@dataclass(frozen=True)
+class TheorySchedule:
+    r"""The horizon-K theory schedule of claim ``claim`` (:func:`horizon_schedule`) [R]:
+    constant over a run, :math:`t = \min(t_0 K^{-a}, \mathrm{cap})` and the claim's mixing
+    :math:`c K^{-b}`.  ``mixing_into='one_minus_beta'`` puts a ``q`` schedule's mixing into
+    :math:`1-\beta` (so plain momentum sharing MVR-2/3's schedule averages as much)."""
+
+    claim: str
+    radius_scale: float = DEFAULT_RADIUS_SCALE
+    momentum_scale: float = DEFAULT_MOMENTUM_SCALE
+    beta: float = DEFAULT_BETA
+    mixing_into: str | None = None
+
+    def __post_init__(self):
+        get_claim_mixing(self.claim)          # validates the claim name
+        if self.mixing_into not in MIXING_TARGETS:
+            raise ValueError(f"TheorySchedule.mixing_into: allowed None, 'one_minus_beta'; got {self.mixing_into!r}")
+
+    def build(self, K: int, problem) -> Schedule:
+        s = horizon_schedule(self.claim, K, problem.constants.L1, radius_scale=self.radius_scale,
+                             momentum_scale=self.momentum_scale, beta=self.beta)
+        return _mix_into_momentum(s, self.claim) if self.mixing_into else s
+
+    def describe_rule(self) -> dict:
+        return {"kind": "theory", "claim": self.claim, "radius_scale": float(self.radius_scale),
+                "momentum_scale": float(self.momentum_scale), "beta": float(self.beta),
+                "mixing_into": self.mixing_into}
+
+
+@dataclass(frozen=True)
+class StarSchedule:
+    r"""The star-convex Frank–Wolfe horizon schedule of ``claim`` (:func:`star_horizon_schedule`) [R],
+    on balls of the problem's radii :math:`D_i` (``problem.ball_radii()``)."""
+
+    claim: str
+    momentum_scale: float = DEFAULT_MOMENTUM_SCALE
+    beta: float = DEFAULT_BETA
+    mixing_into: str | None = None
+
+    def __post_init__(self):
+        get_claim_mixing(self.claim)
+        if self.mixing_into not in MIXING_TARGETS:
+            raise ValueError(f"StarSchedule.mixing_into: allowed None, 'one_minus_beta'; got {self.mixing_into!r}")
+
+    def build(self, K: int, problem) -> Schedule:
+        s = star_horizon_schedule(self.claim, K, problem.ball_radii(), self.momentum_scale, self.beta)
+        return _mix_into_momentum(s, self.claim) if self.mixing_into else s
+
+    def describe_rule(self) -> dict:
+        return {"kind": "star", "claim": self.claim, "momentum_scale": float(self.momentum_scale),
+                "beta": float(self.beta), "mixing_into": self.mixing_into}
+
+
+@dataclass(frozen=True)
+class AdaptiveRadius:
+    r"""Deterministic Gluon's radius :math:`t_i = a_i/(L0_i + L1_i a_i)` at the problem's
+    declared constants [C, GLUON Thm 1] (:func:`adaptive_schedule`)."""
+
+    def build(self, K: int, problem) -> Schedule:
+        return adaptive_schedule(problem.constants.L0, problem.constants.L1)
+
+    def describe_rule(self) -> dict:
+        return {"kind": "adaptive"}
+
+    claim = None
+
+def schedule_from_dict(d: dict) -> Schedule:
+    """Inverse of :meth:`Schedule.describe` (per-element constants included)."""
+    def tup(v):
+        return tuple(tup(x) for x in v) if isinstance(v, list) else v
+    return Schedule(radius=tup(d["radius"]), radius_decay=d.get("radius_decay", 0.0),
+                    one_minus_beta=tup(d.get("one_minus_beta", 1.0)), beta_decay=d.get("beta_decay", 0.0),
+                    q=tup(d.get("q", 1.0)), q_decay=d.get("q_decay", 0.0),
+                    adaptive=None if d.get("adaptive") is None else tuple(tuple(a) for a in d["adaptive"]),
+                    label=d.get("label", "constant"),
+                    ball=None if d.get("ball") is None else tuple(d["ball"]))
+
+
+def rule_from_description(d: dict):
+    """Inverse of ``describe_rule()`` for every schedule rule."""
+    d = dict(d)
+    kind = d.pop("kind")
+    if kind == "theory":
+        return TheorySchedule(**d)
+    if kind == "star":
+        return StarSchedule(**d)
+    if kind == "adaptive":
+        return AdaptiveRadius()
+    if kind == "fixed":
+        return schedule_from_dict(d)
+    raise ValueError(f"unknown schedule kind {kind!r}; allowed: theory, star, adaptive, fixed")

@@ -115,6 +115,17 @@ class Problem:
     def without_noise(self) -> "Problem":
         raise NotImplementedError
 
+    # --- where the declared constants hold (the bounds' hypotheses) ---------------------
+    #: Largest step :math:`\|X_i^{k+1} - X_i^k\|_{(i)}` per layer for which A1 is declared
+    #: (``None``: any step).
+    pair_radius = None
+
+    def hypotheses_region(self, xp=numpy, dtype="float64"):
+        r"""``(centres, radii)``: the constants are declared only for iterates with
+        :math:`\|X_i - C_i\|_F \le R_i` in every layer (centres stacked like the parameters, one
+        radius per layer); ``None`` when they are declared everywhere."""
+        return None
+
     # --- derived ------------------------------------------------------------------
     @property
     def norms(self) -> tuple:
@@ -129,7 +140,7 @@ class Problem:
 
     def ball_radii(self) -> tuple:
         r"""Per-layer radii :math:`D_i = \max(\|X^*_i\|, \|X^0_i\|)` in the layer norms: the
-        smallest balls about 0 holding the minimiser and the start (Frank–Wolfe form, THEORY §5)."""
+        smallest balls about 0 holding the minimiser and the start (Frank–Wolfe form, docs/theory.md §5)."""
         from gluon_mvr.methods.norms import get_norm
         minimiser = getattr(self, "minimiser", None)
         if minimiser is None:

@@ -199,6 +199,7 @@ def test_rate_check_cli_on_the_device_equals_cpu(device, tmp_path):
     from gluon_mvr.experiments.cli.main import main
     args = ["rate-check", "--problem", "quadratic", "--param", "layers=2", "--param", "dim=4",
             "--methods", "gluon,mvr1", "--horizons", "20,40,80", "--seeds", "2", "--executor", "serial",
+            "--no-controls",
             "--store", str(tmp_path / "s.sqlite"), "--no-progress"]
     reports = {}
     for where in ("cpu", "gpu"):

@@ -2,7 +2,7 @@
 import numpy
 import pytest
 
-from gluon_mvr.methods.estimators import ESTIMATORS, get_estimator
+from gluon_mvr.methods.estimators import ESTIMATORS, StepParams, get_estimator
 
 SHAPE = (3, 2, 4, 5)          # seeds x layers x m x n
 
@@ -18,7 +18,8 @@ def drive(est, gs, gps, betas, qs):
     state, M = est.init(gs[0])
     out = [M]
     for k in range(1, len(gs)):
-        M, state = est.step(state, gs[k], gps[k], betas[k], qs[k])
+        g_prev = gps[k] if est.same_sample_previous else None
+        M, state = est.step(state, gs[k], g_prev, StepParams(k, betas[k], qs[k]))
         out.append(M)
     return out
 

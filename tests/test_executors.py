@@ -47,7 +47,9 @@ def test_cell_key_is_stable_and_independent_of_dict_order():
     b = json.loads(json.dumps(a))
     reordered = {k: b[k] for k in reversed(list(b))}
     reordered["params"] = {k: b["params"][k] for k in reversed(list(b["params"]))}
-    reordered["horizon"] = {k: b["horizon"][k] for k in reversed(list(b["horizon"]))}
+    reordered["composition"] = {k: b["composition"][k] for k in reversed(list(b["composition"]))}
+    reordered["composition"]["schedule"] = {k: b["composition"]["schedule"][k]
+                                            for k in reversed(list(b["composition"]["schedule"]))}
     assert cell_key(a) == cell_key(b) == cell_key(reordered)
     assert cell_key(a) == cell_key(_cell())
     assert make_cell(PROBLEM, {"dim": 3, "layers": 2}, "mvr1", 40, [0, 1, 2]) == a
@@ -71,6 +73,8 @@ def _changed(v):
         return v + "x"
     if isinstance(v, list):
         return v + [99]
+    if v is None:
+        return "x"
     raise AssertionError(type(v))
 
 

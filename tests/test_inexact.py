@@ -191,7 +191,7 @@ def test_singular_vectors_preserved(name, shape):
     for steps in (1, 3, 5):
         p = singular_value_map(normalised(s, name), steps, name)
         numpy.testing.assert_allclose(newton_schulz(G, steps, name), (U * p) @ Vh, atol=1e-8)
-        # against the independent polynomial (THEORY's coefficients) as well
+        # against the independent polynomial (docs/theory.md §6's coefficients) as well
         table = {"jordan": [JORDAN] * steps, "cubic": [CUBIC] * steps, "quintic": [QUINTIC] * steps,
                  "polar-express": PE_STEPS[:steps]}[name]
         numpy.testing.assert_allclose(newton_schulz(G, steps, name), (U * poly_map(normalised(s, name), table)) @ Vh,
@@ -287,7 +287,7 @@ def test_controlled_error_modes(base, delta):
         err = norm.norm(rnd - exact)
         assert (err <= delta + 1e-12).all()
         numpy.testing.assert_allclose(err, delta, atol=1e-12)
-        # the error model's consequences (THEORY §6)
+        # the error model's consequences (docs/theory.md §6)
         assert (inner(M, rnd) <= -(1 - delta) * dual + 1e-12).all()
         assert (norm.norm(rnd) <= 1 + delta + 1e-12).all()
 

@@ -94,7 +94,7 @@ def test_unknown_norm_names_the_allowed_ones():
 @PROPERTY
 @given(name=NAMES, G=BATCHES)
 def test_lmo_identities(name, G):
-    """<G, lmo(G)> = -||G||_*, ||lmo(G)|| <= 1 and = 1 for G != 0 (THEORY §1)."""
+    """<G, lmo(G)> = -||G||_*, ||lmo(G)|| <= 1 and = 1 for G != 0 (docs/theory.md §1)."""
     norm = get_norm(name)
     D = norm.lmo(G)
     assert D.shape == G.shape and D.dtype == G.dtype

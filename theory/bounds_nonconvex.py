@@ -65,6 +65,13 @@ from functools import lru_cache
 import sympy as sp
 
 from gluon_mvr.theory import symbols as S
+from gluon_mvr.theory.claims import get_claim
+
+
+def _claimed(claim: str, criterion: str = "stationarity") -> sp.Rational:
+    """The claimed exponent of :mod:`gluon_mvr.theory.claims` (the one source) as a sympy Rational."""
+    f = get_claim(claim).stationarity if criterion == "stationarity" else get_claim(claim).gap
+    return sp.Rational(f.numerator, f.denominator)
 
 h = S.one_minus_beta
 
@@ -250,7 +257,7 @@ def gluon_bound() -> NonconvexBound:
                    ("momentum drift", 2 * S.K * (1 - h) * S_drift.symbol / h),
                    ("smoothness", S.K * S_quad.symbol / 2)),
         tau=_tau(c), aggregates=(S_sigma, S_quad, S_drift), conditions=_conditions(c, False),
-        claimed_exponent=sp.Rational(-1, 4),
+        claimed_exponent=_claimed("gluon"),
         horizon={"t": S.t0 * _K34, "one_minus_beta": S.c_beta * S.K ** sp.Rational(-1, 2),
                  "q": sp.Integer(1)},
         exponent_params=("t", "one_minus_beta"))
@@ -289,7 +296,7 @@ def mvr1_bound() -> NonconvexBound:
                    ("mvr correction", 2 * S.K * A_rk.symbol * A_ell.symbol * CORR_H),
                    ("smoothness", S.K * S_quad.symbol / 2)),
         tau=_tau(c), aggregates=(S_sigma, S_quad, A_rk, A_ell), conditions=_conditions(c, False),
-        claimed_exponent=sp.Rational(-1, 3),
+        claimed_exponent=_claimed("mvr1"),
         horizon={"t": S.t0 * _K23, "one_minus_beta": S.c_beta * _K23, "q": sp.Integer(1)},
         exponent_params=("t", "one_minus_beta"), assumptions=("A1", "A2", "A3"))
 
@@ -327,7 +334,7 @@ def mvr2_bound() -> NonconvexBound:
                    ("momentum drift", 2 * S.K * (1 - h) * S_drift.symbol / h),
                    ("smoothness", S.K * S_quad.symbol / 2)),
         tau=_tau(c), aggregates=(S_sigma, S_quad, S_drift, A_rk, A_ell),
-        conditions=_conditions(c, True), claimed_exponent=sp.Rational(-1, 3),
+        conditions=_conditions(c, True), claimed_exponent=_claimed("mvr2"),
         horizon={"t": S.t0 * _K23, "one_minus_beta": h, "q": S.c_q * _K23},
         exponent_params=("t", "q"), assumptions=("A1", "A2", "A3"))
 
@@ -362,7 +369,7 @@ def mvr3_bound() -> NonconvexBound:
                    ("mvr correction", 2 * S.K * A_rk.symbol * A_ell.symbol * (CORR_Q + CORR_H)),
                    ("smoothness", S.K * S_quad.symbol / 2)),
         tau=_tau(c), aggregates=(S_sigma, S_quad, A_rk, A_ell), conditions=_conditions(c, True),
-        claimed_exponent=sp.Rational(-1, 3),
+        claimed_exponent=_claimed("mvr3"),
         horizon={"t": S.t0 * _K23, "one_minus_beta": h, "q": S.c_q * _K23},
         exponent_params=("t", "q"), assumptions=("A1", "A2", "A3"))
 

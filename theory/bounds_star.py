@@ -115,6 +115,13 @@ from functools import lru_cache
 import sympy as sp
 
 from gluon_mvr.theory import symbols as S
+from gluon_mvr.theory.bounds_nonconvex import _claimed
+from gluon_mvr.theory.claims import get_claim
+
+
+def _log_power(claim: str) -> sp.Rational:
+    f = get_claim(claim).gap_log_power
+    return sp.Rational(f.numerator, f.denominator)
 from gluon_mvr.theory.bounds_nonconvex import Aggregate
 
 h = S.one_minus_beta
@@ -228,7 +235,7 @@ def star_momentum_bound() -> StarBound:
                    ("smoothness", 2 * a * C_smooth.symbol)),
         aggregates=(S_sigma_D, C_smooth),
         schedule={"a": STEP, "one_minus_beta": STEP ** sp.Rational(2, 3), "q": sp.Integer(1)},
-        claimed_exponent=sp.Rational(-1, 3), tuned_exponent=sp.Rational(2, 3), log_power=sp.Rational(1, 3))
+        claimed_exponent=_claimed("gluon", "gap"), tuned_exponent=sp.Rational(2, 3), log_power=_log_power("gluon"))
 
 
 def star_mvr_bound() -> StarBound:
@@ -240,7 +247,7 @@ def star_mvr_bound() -> StarBound:
                    ("smoothness", 2 * a * C_smooth.symbol)),
         aggregates=(S_sigma_D, C_smooth, R_kappa, Lam_ell),
         schedule={"a": STEP, "one_minus_beta": STEP, "q": sp.Integer(1)},
-        claimed_exponent=sp.Rational(-1, 2))
+        claimed_exponent=_claimed("mvr1", "gap"))
 
 
 def star_mvr2_bound() -> StarBound:
@@ -258,7 +265,7 @@ def star_mvr2_bound() -> StarBound:
                    ("smoothness", 2 * a * C_smooth.symbol)),
         aggregates=(S_sigma_D, C_smooth, R_kappa, Lam_ell),
         schedule={"a": STEP, "one_minus_beta": h, "q": STEP},
-        claimed_exponent=sp.Rational(-1, 2), tuned="q", uses_q=True)
+        claimed_exponent=_claimed("mvr2", "gap"), tuned="q", uses_q=True)
 
 
 def star_mvr3_bound() -> StarBound:
@@ -279,7 +286,7 @@ def star_mvr3_bound() -> StarBound:
                    ("smoothness", 2 * a * C_smooth.symbol)),
         aggregates=(S_sigma_D, C_smooth, R_kappa, Lam_ell),
         schedule={"a": STEP, "one_minus_beta": h, "q": STEP},
-        claimed_exponent=sp.Rational(-1, 2), tuned="q", uses_q=True)
+        claimed_exponent=_claimed("mvr3", "gap"), tuned="q", uses_q=True)
 
 
 _STAR = {"star-momentum": star_momentum_bound, "star-mvr": star_mvr_bound,

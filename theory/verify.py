@@ -17,7 +17,13 @@ wrong formula handed to it is rejected (the tests do exactly that).  Kinds of ch
   (or maximiser of a decrease);
 - ``K0:*`` — a condition holds for every ``K`` past a stated ``K0``;
 - ``rate:*`` — a star-convex bound on its schedule is :math:`\Theta(K^e(\ln K)^p)` (log power too);
-- ``schedules:*`` — :mod:`methods.schedules` agrees with the symbolic choices.
+- ``schedules:*`` — :mod:`methods.schedules` agrees with the symbolic choices;
+- ``weights:*``, ``step:descent-l1``, ``step:summation:*``, ``step:cauchy-schwarz-layers``,
+  ``assembly:*``, ``chain:*`` — the bounds are *valid*: re-derived from their building blocks
+  (:mod:`theory.validity`), symbolically where sympy proves it, on seeded random instances
+  where not; :func:`validity_report` lists per bound what was checked how.
+
+Each :class:`Check` says how it was decided (``method``: ``"symbolic"`` or ``"numeric"``).
 """
 from __future__ import annotations
 
@@ -38,17 +44,20 @@ from gluon_mvr.theory import inexact
 
 @dataclass(frozen=True)
 class Check:
-    """One verification: ``name``, ``passed`` and a human ``detail``."""
+    """One verification: ``name``, ``passed``, a human ``detail`` and how it was decided:
+    ``method`` is ``"symbolic"`` (a sympy proof or exact algebra) or ``"numeric"`` (the verdict
+    rests on seeded random instances or sample points; a counterexample fails)."""
 
     name: str
     passed: bool
     detail: str
+    method: str = "symbolic"
 
     def __post_init__(self):
         object.__setattr__(self, "passed", bool(self.passed))   # sympy booleans -> bool
 
     def as_dict(self):
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        return {"name": self.name, "passed": self.passed, "method": self.method, "detail": self.detail}
 
 
 def _is_zero(expr) -> bool:
@@ -57,21 +66,26 @@ def _is_zero(expr) -> bool:
 
 
 def _is_positive(expr, samples=200) -> bool:
-    """``expr > 0`` for all positive symbols and ``0 <= delta < 1``: sympy first (with
-    :math:`\\delta=s/(1+s)`), then random samples as a fallback (a counterexample fails)."""
+    """``expr > 0`` for all positive symbols and ``0 <= delta < 1`` (see :func:`_positive_how`)."""
+    return _positive_how(expr, samples)[0]
+
+
+def _positive_how(expr, samples=200):
+    """``(expr > 0, method)``: sympy first (with :math:`\\delta=s/(1+s)`), ``"symbolic"``; then
+    seeded random samples as a fallback (a counterexample fails), ``"numeric"``."""
     sv = sp.Symbol("s_delta", positive=True)
     e = sp.simplify(expr.subs(S.delta, sv / (1 + sv)))
     if e.is_positive:
-        return True
+        return True, "symbolic"
     if e.is_nonpositive:
-        return False
+        return False, "symbolic"
     rng = random.Random(1)
     syms = sorted(e.free_symbols, key=lambda x: x.name)
     f = sp.lambdify(syms, e, "math")
     for _ in range(samples):
         if not f(*[10 ** rng.uniform(-3, 3) for _ in syms]) > 0:
-            return False
-    return True
+            return False, "numeric"
+    return True, "numeric"
 
 
 def _guard(name, fn, *args, **kw) -> Check:
@@ -291,10 +305,10 @@ def check_minimiser(name, expr, var, candidate, domain_point=None) -> Check:
     """``candidate`` is a stationary point of ``expr`` in ``var`` with positive second derivative."""
     d1 = sp.simplify(sp.diff(expr, var).subs(var, candidate))
     d2 = sp.simplify(sp.diff(expr, var, 2).subs(var, candidate))
-    pos = _is_positive(d2)
+    pos, how = _positive_how(d2)
     ok = d1 == 0 and pos
     return Check(f"optimum:{name}", ok, f"d/d{var} = {d1} at {var} = {candidate}; second derivative "
-                 f"{d2} positive: {pos}")
+                 f"{d2} positive: {pos} ({how})", how)
 
 
 def check_inexact_deterministic(t_star=None, rate=None) -> Check:
@@ -303,16 +317,16 @@ def check_inexact_deterministic(t_star=None, rate=None) -> Check:
     rate = inexact.deterministic_optimal_rate() if rate is None else rate
     c = check_minimiser("inexact-deterministic-t*", B, S.t, t_star)
     rate_ok = _is_zero(sp.simplify(B.subs(S.t, t_star) - rate))
-    return Check(c.name, c.passed and rate_ok, c.detail + f"; B(t*) = rate {rate}: {rate_ok}")
+    return Check(c.name, c.passed and rate_ok, c.detail + f"; B(t*) = rate {rate}: {rate_ok}", c.method)
 
 
 def check_adaptive_radius(name, decrease, radius, A) -> Check:
     """The adaptive radius maximises the one-layer decrease (stationary, concave)."""
     d1 = sp.simplify(sp.diff(decrease, S.t).subs(S.t, radius))
     d2 = sp.simplify(sp.diff(decrease, S.t, 2))
-    concave = _is_positive(-d2)
+    concave, how = _positive_how(-d2)
     ok = d1 == 0 and concave
-    return Check(f"optimum:{name}", ok, f"d/dt decrease = {d1} at t = {radius}; concave: {concave}")
+    return Check(f"optimum:{name}", ok, f"d/dt decrease = {d1} at t = {radius}; concave: {concave} ({how})", how)
 
 
 def check_inexact_stochastic(t_star=None, h_star=None, t_exponents=(sp.Rational(-1, 4), sp.Rational(-3, 4)),
@@ -519,7 +533,7 @@ def check_star_initial_split(mu=None, samples=2000) -> Check:
     return Check("step:star-initial-split", ok,
                  f"weights beta^k + h sum beta^(k-j) = 1: {w_ok}; exponents equal mu at theta = q/(q+h): "
                  f"{split_ok}; sampled max u_k / (2 exp(-mu k)) = {worst:.4g}"
-                 + ("" if bad is None else f" (VIOLATED at h, q, k, u = {bad})"))
+                 + ("" if bad is None else f" (VIOLATED at h, q, k, u = {bad})"), "numeric")
 
 
 def check_star_schedule(method) -> Check:
@@ -536,7 +550,7 @@ def check_star_schedule(method) -> Check:
                 bad.append(f"K={K} {key}: {num[key]} vs {v}")
     ok = not bad
     return Check(f"schedules:{method}", ok, "a, 1-beta, q of star_horizon_schedule agree with the symbolic "
-                 "schedule" + ("" if ok else ": " + "; ".join(bad[:5])))
+                 "schedule" + ("" if ok else ": " + "; ".join(bad[:5])), "numeric")
 
 
 # ================================================================== schedules.py agreement
@@ -603,53 +617,139 @@ def check_theory_check_example() -> Check:
                  f"horizon schedule -> {good.exponent} (attained {good.attained})")
 
 
-# ================================================================== all
-def run_all() -> list:
-    """Every check, in a stable order (see the module docstring)."""
-    out = []
-    add = out.append
-    for m in ("gluon", "mvr1", "mvr2-inner", "mvr2", "mvr3"):
-        add(_guard(f"recursion:{m}", check_recursion, m))
-    add(_guard("recursion:mvr3-alt", check_mvr3_alternative))
-    a_prev, a_claim = inexact.alignment_consequence()
-    add(_guard("step:inexact-alignment", check_step_identity, "inexact-alignment", a_prev, a_claim,
-               "<M, lmo~(M)> <= -(1-delta)||M||_*"))
-    d_prev, d_claim = inexact.descent_consequence()
-    add(_guard("step:descent-inner-product", check_step_identity, "descent-inner-product", d_prev, d_claim,
-               "<grad f, lmo~(M)> <= -(1-delta)||grad f||_* + 2||E||_*"))
-    add(_guard("step:martingale-factors", check_noise_factors))
-    add(_guard("step:descent-coefficient:mvr1", check_descent_coefficient, "mvr1", sp.Rational(1, 2)))
-    for m in ("gluon", "mvr2"):
-        add(_guard(f"step:descent-coefficient:{m}", check_descent_coefficient, m, sp.Rational(1, 4)))
-    add(_guard("step:deterministic-jensen", check_descent_convexity))
-    add(_guard("step:deterministic-complexity", check_deterministic_complexity))
-    add(_guard("step:star-exp-bound", check_exp_bound))
+# ================================================================== validity
+def _from_verdict(name, verdict) -> Check:
+    return Check(name, verdict.passed, verdict.detail, verdict.method)
+
+
+def validity_tasks() -> list:
+    """``(name, thunk)`` for the validity checks of :mod:`theory.validity`: weights, one-step
+    inequalities, and per bound the assembly (symbolic) and the chain (numeric)."""
+    from gluon_mvr.theory import validity as VD
+
+    def weights():
+        return [_from_verdict(f"weights:{n}", v) for n, v in VD.weight_checks().items()]
+    out = [("weights", weights),
+           ("step:descent-l1", lambda: _from_verdict("step:descent-l1", VD.check_descent_step())),
+           ("step:cauchy-schwarz-layers", lambda: _from_verdict("step:cauchy-schwarz-layers", VD.check_cauchy_schwarz())),
+           ("step:martingale-l2", lambda: _from_verdict("step:martingale-l2", VD.check_martingale()))]
+    for m in ("gluon", "mvr1"):
+        out.append((f"step:unroll:{m}", lambda m=m: _from_verdict(f"step:unroll:{m}", VD.check_unroll(m))))
     for m in HORIZON_BOUND_METHODS:
-        add(_guard(f"exponent:{m}", check_horizon_exponent, m))
-        add(_guard(f"minimax:{m}", check_minimax, m))
-        add(_guard(f"K0:coefficient-limit:{m}", check_coefficient_limit, m))
-        add(_guard(f"schedules:exponents:{m}", check_schedule_exponents, m))
-        add(_guard(f"schedules:numbers:{m}", check_schedule_numbers, m))
-    add(_guard("exponent:gluon-deterministic", check_deterministic_exponent))
-    dec, A = DETERMINISTIC.decrease()
-    add(_guard("optimum:adaptive-radius", check_adaptive_radius, "adaptive-radius", dec.subs(S.delta, 0),
-               A / (S.L0 + S.L1 * A), A))
-    add(_guard("optimum:inexact-adaptive-radius", check_adaptive_radius, "inexact-adaptive-radius",
-               inexact.layer_decrease(S.t), inexact.adaptive_radius(), inexact.A_GRAD))
-    add(_guard("optimum:inexact-deterministic-t*", check_inexact_deterministic))
-    add(_guard("optimum:inexact-stochastic", check_inexact_stochastic))
-    try:
-        out.extend(k0_checks())
-    except Exception as exc:  # reported, never raised
-        add(Check("K0", False, f"error: {type(exc).__name__}: {exc}"))
-    for m in ("mvr2", "mvr3"):
-        add(_guard(f"recursion:star-{m}", check_star_recursion, m))
-        add(_guard(f"step:star-unroll:{m}", check_star_unroll, m))
-    add(_guard("step:star-initial-split", check_star_initial_split))
+        out.append((f"step:summation:{m}", lambda m=m: _from_verdict(f"step:summation:{m}", VD.check_summation_coefficient(m))))
+        out.append((f"assembly:{m}", lambda m=m: _from_verdict(f"assembly:{m}", VD.check_assembly(m))))
+        out.append((f"chain:{m}", lambda m=m: _from_verdict(f"chain:{m}", VD.check_chain(m))))
     for m in STAR_METHODS:
-        add(_guard(f"exponent:{m}", check_star_exponent, m))
-        add(_guard(f"minimax:{m}", check_star_minimax, m))
-        add(_guard(f"rate:{m}", check_star_log_power, m))
-        add(_guard(f"schedules:{m}", check_star_schedule, m))
-    add(_guard("check:mvr1-wrong-schedule", check_theory_check_example))
+        out.append((f"assembly:{m}", lambda m=m: _from_verdict(f"assembly:{m}", VD.check_star_assembly(m))))
+        out.append((f"chain:{m}", lambda m=m: _from_verdict(f"chain:{m}", VD.check_star_chain(m))))
+    return out
+
+
+#: which checks establish each bound's validity (beyond its exponents), for the per-bound report
+SHARED_VALIDITY = ("weights:", "step:descent-l1", "step:cauchy-schwarz-layers", "step:martingale-factors",
+                   "step:martingale-l2",
+                   "step:descent-inner-product")
+
+
+def validity_report(checks) -> dict:
+    """``{bound: [{"name", "passed", "method"}, ...]}``: per bound, the checks of its validity
+    (its recursion, unrolling, summation, assembly and chain, and the shared weights and steps)."""
+    out = {}
+    for m in (*HORIZON_BOUND_METHODS, *STAR_METHODS):
+        base = m[5:] if m.startswith("star-") else m
+        own = {f"recursion:{base}", f"step:unroll:{base}", f"step:summation:{m}", f"assembly:{m}", f"chain:{m}",
+               f"recursion:star-{base}", f"step:star-unroll:{base}"}
+        if m.startswith("star-"):
+            own |= {"step:star-exp-bound"} | ({"step:star-initial-split"} if base in ("mvr2", "mvr3") else set())
+        rows = [{"name": c.name, "passed": c.passed, "method": c.method} for c in checks
+                if c.name in own or c.name.startswith(SHARED_VALIDITY)]
+        out[m] = rows
+    return out
+
+
+# ================================================================== all
+#: checks whose verdict rests on sample points (their functions stay as they are)
+_NUMERIC_PREFIXES = ("schedules:numbers:",)
+
+
+def tasks() -> list:
+    """Every check as ``(name, thunk)``, in a stable order; a thunk returns a Check or a list."""
+    out = []
+    add = lambda name, fn, *a: out.append((name, lambda: _guard(name, fn, *a)))
+    for m in ("gluon", "mvr1", "mvr2-inner", "mvr2", "mvr3"):
+        add(f"recursion:{m}", check_recursion, m)
+    add("recursion:mvr3-alt", check_mvr3_alternative)
+    a_prev, a_claim = inexact.alignment_consequence()
+    add("step:inexact-alignment", check_step_identity, "inexact-alignment", a_prev, a_claim,
+        "<M, lmo~(M)> <= -(1-delta)||M||_*")
+    d_prev, d_claim = inexact.descent_consequence()
+    add("step:descent-inner-product", check_step_identity, "descent-inner-product", d_prev, d_claim,
+        "<grad f, lmo~(M)> <= -(1-delta)||grad f||_* + 2||E||_*")
+    add("step:martingale-factors", check_noise_factors)
+    add("step:descent-coefficient:mvr1", check_descent_coefficient, "mvr1", sp.Rational(1, 2))
+    for m in ("gluon", "mvr2"):
+        add(f"step:descent-coefficient:{m}", check_descent_coefficient, m, sp.Rational(1, 4))
+    add("step:deterministic-jensen", check_descent_convexity)
+    add("step:deterministic-complexity", check_deterministic_complexity)
+    add("step:star-exp-bound", check_exp_bound)
+    for m in HORIZON_BOUND_METHODS:
+        add(f"exponent:{m}", check_horizon_exponent, m)
+        add(f"minimax:{m}", check_minimax, m)
+        add(f"K0:coefficient-limit:{m}", check_coefficient_limit, m)
+        add(f"schedules:exponents:{m}", check_schedule_exponents, m)
+        add(f"schedules:numbers:{m}", check_schedule_numbers, m)
+    add("exponent:gluon-deterministic", check_deterministic_exponent)
+    dec, A = DETERMINISTIC.decrease()
+    add("optimum:adaptive-radius", check_adaptive_radius, "adaptive-radius", dec.subs(S.delta, 0),
+        A / (S.L0 + S.L1 * A), A)
+    add("optimum:inexact-adaptive-radius", check_adaptive_radius, "inexact-adaptive-radius",
+        inexact.layer_decrease(S.t), inexact.adaptive_radius(), inexact.A_GRAD)
+    add("optimum:inexact-deterministic-t*", check_inexact_deterministic)
+    add("optimum:inexact-stochastic", check_inexact_stochastic)
+
+    def k0():
+        try:
+            return k0_checks()
+        except Exception as exc:  # reported, never raised
+            return [Check("K0", False, f"error: {type(exc).__name__}: {exc}")]
+    out.append(("K0", k0))
+    for m in ("mvr2", "mvr3"):
+        add(f"recursion:star-{m}", check_star_recursion, m)
+        add(f"step:star-unroll:{m}", check_star_unroll, m)
+    add("step:star-initial-split", check_star_initial_split)
+    for m in STAR_METHODS:
+        add(f"exponent:{m}", check_star_exponent, m)
+        add(f"minimax:{m}", check_star_minimax, m)
+        add(f"rate:{m}", check_star_log_power, m)
+        add(f"schedules:{m}", check_star_schedule, m)
+    add("check:mvr1-wrong-schedule", check_theory_check_example)
+    for name, thunk in validity_tasks():
+        out.append((name, lambda name=name, thunk=thunk: _guard_many(name, thunk)))
+    return out
+
+
+def _guard_many(name, thunk):
+    try:
+        return thunk()
+    except Exception as exc:  # a check that crashes is a failed check, reported
+        return Check(name, False, f"error: {type(exc).__name__}: {exc}")
+
+
+def run_all(progress=None, only=None) -> list:
+    """Every check, in a stable order (see the module docstring).
+
+    ``progress(name)`` is called after each task (the CLI's progress bar); ``only``, a sequence
+    of name prefixes, restricts the run to the tasks whose name starts with one of them.
+    """
+    out = []
+    for name, thunk in tasks():
+        if only and not name.startswith(tuple(only)):
+            continue
+        res = thunk()
+        for c in (res if isinstance(res, list) else [res]):
+            if c.name.startswith(_NUMERIC_PREFIXES):
+                c = Check(c.name, c.passed, c.detail, "numeric")
+            out.append(c)
+        if progress is not None:
+            progress(name)
     return out

@@ -10,15 +10,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import platform
-import sys
 
 import numpy
 
 from gluon_mvr.methods.loop import run
+from gluon_mvr.methods.geometry import lmo_from_name
+from gluon_mvr.methods.method import Method
 from gluon_mvr.methods.presets import get_method
-from gluon_mvr.methods.schedules import (DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE, DEFAULT_RADIUS_SCALE, Schedule,
-                               star_horizon_schedule)
+from gluon_mvr.methods.schedules import schedule_from_dict
 from gluon_mvr.problems import get_problem
 
 CURVE_POINTS = 100
@@ -29,18 +28,23 @@ def canonical(config: dict) -> str:
 
 
 def cell_key(config: dict) -> str:
-    return hashlib.sha256(canonical(config).encode()).hexdigest()
+    """SHA-256 of the configuration together with what else determines its numbers: the package
+    version and the fingerprint of the computing code (:mod:`experiments.core.provenance`), so a
+    rerun after a code change finds no stored row and recomputes (old rows stay, prunable)."""
+    from gluon_mvr.experiments.core import provenance
+    tag = f"{provenance.package_version()}|{provenance.code_fingerprint()}|"
+    return hashlib.sha256((tag + canonical(config)).encode()).hexdigest()
 
 
 def package_version() -> str:
-    from gluon_mvr._version import __version__
-    return __version__
+    from gluon_mvr.experiments.core.provenance import package_version as version
+    return version()
 
 
 def environment() -> dict:
-    return {"python": platform.python_version(), "numpy": numpy.__version__,
-            "platform": platform.platform(), "machine": platform.machine(),
-            "executable": sys.executable}
+    """Library versions, platform and code fingerprint (:func:`experiments.core.provenance.environment`)."""
+    from gluon_mvr.experiments.core.provenance import environment as env
+    return env()
 
 
 @functools.lru_cache(maxsize=32)
@@ -49,28 +53,46 @@ def _problem(name: str, params_json: str, noise: bool):
     return problem if noise else problem.without_noise()
 
 
-def make_cell(problem: str, params: dict, method: str, K: int, seeds, *, noise: bool = True,
-              schedule: dict | None = None, radius_scale: float = DEFAULT_RADIUS_SCALE,
-              momentum_scale: float = DEFAULT_MOMENTUM_SCALE, beta: float = DEFAULT_BETA, record_every: int = 1, root_seed: int = 0, dtype: str = "float64",
-              device: str = "cpu", lmo: str = "exact", ns_steps: int = 5, kind: str = "rate",
-              form: str = "horizon") -> dict:
+def cell_method(method, *, schedule: dict | None = None, radius_scale: float | None = None,
+                momentum_scale: float | None = None, beta: float | None = None, lmo: str | None = None,
+                ns_steps: int = 5, form: str = "horizon") -> Method:
+    """The composition a cell runs: ``method`` (a preset name or a :class:`Method`) with the
+    cell's LMO, schedule constants and schedule form applied.
+
+    ``form`` is ``'horizon'`` (the non-convex horizon-K theory schedule) or ``'star'`` (its
+    star-convex Frank–Wolfe form); an explicit ``schedule`` dict (:meth:`Schedule.describe`)
+    replaces the schedule rule altogether."""
+    m = get_method(method)
+    if lmo is not None:
+        m = m.with_lmo(lmo_from_name(lmo, int(ns_steps)))
+    if schedule is not None:
+        return m.with_schedule(schedule_from_dict(schedule))
+    if form == "star":
+        m = m.star()
+    elif form != "horizon":
+        raise ValueError(f"form: allowed horizon, star; got {form!r}")
+    return m.with_schedule_scales(radius_scale, momentum_scale, beta)
+
+
+def make_cell(problem: str, params: dict, method, K: int, seeds, *, noise: bool = True,
+              schedule: dict | None = None, radius_scale: float | None = None,
+              momentum_scale: float | None = None, beta: float | None = None, record_every: int = 1,
+              root_seed: int = 0, dtype: str = "float64", device: str = "cpu", lmo: str | None = None,
+              ns_steps: int = 5, kind: str = "rate", form: str = "horizon", label: str | None = None) -> dict:
     """Plain-data cell configuration (the thing that is hashed and stored).
 
-    ``form`` is ``'horizon'`` (the non-convex horizon-K schedule) or ``'star'`` (the star-convex
-    Frank–Wolfe schedule); an explicit ``schedule`` dict overrides both.
+    The method's whole composition (geometry with its LMO, estimator with its parameters,
+    schedule rule with its constants; :func:`cell_method`) is part of the configuration, so two
+    cells that would compute different numbers never share a key.  ``label`` (default: the
+    method's name) is the name results are reported under (a control's name, for instance).
     """
-    cfg = {"kind": kind, "problem": problem, "params": dict(sorted(params.items())), "method": method,
-           "K": int(K), "seeds": [int(s) for s in seeds], "noise": bool(noise),
-           "record_every": int(record_every), "root_seed": int(root_seed), "dtype": dtype,
-           "device": device, "lmo": lmo, "ns_steps": int(ns_steps) if lmo != "exact" else 0}
-    if schedule is not None:
-        cfg["schedule"] = schedule
-    else:
-        cfg["horizon"] = {"radius_scale": float(radius_scale), "momentum_scale": float(momentum_scale),
-                          "beta": float(beta)}
-        if form != "horizon":
-            cfg["horizon"]["form"] = form
-    return cfg
+    m = cell_method(method, schedule=schedule, radius_scale=radius_scale, momentum_scale=momentum_scale,
+                    beta=beta, lmo=lmo, ns_steps=ns_steps, form=form)
+    return {"kind": kind, "problem": problem, "params": dict(sorted(params.items())),
+            "method": label or m.name, "composition": m.describe(),
+            "K": int(K), "seeds": [int(s) for s in seeds], "noise": bool(noise),
+            "record_every": int(record_every), "root_seed": int(root_seed), "dtype": dtype,
+            "device": device}
 
 
 def _curve(traj):
@@ -88,23 +110,9 @@ def _floats(a):
 def run_cell(config: dict) -> dict:
     """Run one cell and return its JSON-able summary."""
     problem = _problem(config["problem"], canonical(config["params"]), config["noise"])
-    sched = config.get("schedule")
-    schedule = None
-    if sched is not None:
-        schedule = Schedule(radius=tuple(sched["radius"]), one_minus_beta=sched["one_minus_beta"],
-                            q=sched.get("q", 1.0), label=sched.get("label", "constant"),
-                            ball=None if sched.get("ball") is None else tuple(sched["ball"]))
-    hz = config.get("horizon", {})
-    if hz.get("form") == "star":
-        schedule = star_horizon_schedule(get_method(config["method"]).schedule_family, config["K"],
-                                         problem.ball_radii(), hz.get("momentum_scale", DEFAULT_MOMENTUM_SCALE),
-                                         hz.get("beta", DEFAULT_BETA))
-    traj = run(problem, config["method"], K=config["K"], seeds=config["seeds"], schedule=schedule,
-               record_every=config["record_every"], root_seed=config["root_seed"],
-               device=config["device"], dtype=config["dtype"], lmo=config["lmo"],
-               ns_steps=config["ns_steps"] or 5, radius_scale=hz.get("radius_scale", DEFAULT_RADIUS_SCALE),
-               momentum_scale=hz.get("momentum_scale", DEFAULT_MOMENTUM_SCALE),
-               beta=hz.get("beta", DEFAULT_BETA))
+    method = Method.from_description(config["composition"])
+    traj = run(problem, method, K=config["K"], seeds=config["seeds"], record_every=config["record_every"],
+               root_seed=config["root_seed"], device=config["device"], dtype=config["dtype"])
     it, curve = _curve(traj)
     gap = traj.final_value - (problem.f_star if problem.f_star is not None else numpy.nan)
     return {"seeds": list(traj.seeds), "G": _floats(traj.stationarity), "gap": _floats(gap), "G_min": _floats(traj.min_stationarity),
@@ -113,4 +121,9 @@ def run_cell(config: dict) -> dict:
             "diverged_at": [int(v) for v in traj.diverged_at],
             "oracle_calls": int(traj.total_oracle_calls),
             "schedule": traj.schedule, "curve_iterations": it, "curve": curve,
-            "wall_time": traj.wall_time}
+            "wall_time": traj.wall_time,
+            # the bounds' hypotheses: how far the run went in the certified balls, and its longest
+            # step per layer (t_i^k, twice that in the Frank-Wolfe form: ||lmo - X/D|| <= 2)
+            "region_usage": None if traj.region_usage is None else _floats(traj.region_usage),
+            "max_step": _floats(numpy.nanmax(traj.radius.reshape(-1, traj.radius.shape[-1]), axis=0)
+                                * (2.0 if traj.schedule.get("ball") else 1.0))}

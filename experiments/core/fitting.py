@@ -100,3 +100,66 @@ def mean_interval(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0
     a = (1 - level) / 2
     lo, hi = numpy.quantile(means, [a, 1 - a])
     return (float(lo), float(hi))
+
+
+STABILITY = ("stable", "drifting")
+
+
+def local_slopes(horizons, G, window: int = 3, log_factor=None) -> list:
+    """Slope of the seed-mean :math:`\\log G_K` against :math:`\\log K` on each window of
+    ``window`` consecutive horizons (left to right); diverged seeds excluded as in
+    :func:`fit_rate`."""
+    K = numpy.asarray(horizons, dtype=float)
+    G = numpy.asarray(G, dtype=float)
+    window = max(2, min(int(window), len(K)))
+    ok = numpy.isfinite(G).all(axis=1) & (G > 0).all(axis=1)
+    if not ok.any():
+        return [float("nan")] * (len(K) - window + 1)
+    mean = G[ok].mean(axis=0)
+    if log_factor is not None:
+        mean = mean / numpy.asarray([log_factor(k) for k in K])
+    out = []
+    for j in range(len(K) - window + 1):
+        s, _ = _slope(numpy.log(K[j:j + window]), numpy.log(mean[j:j + window]))
+        out.append(float(s))
+    return out
+
+
+def stability(slopes, tol: float = 0.04) -> str:
+    """``'stable'`` when successive local slopes differ by at most ``tol``, else ``'drifting'``
+    (a single window is stable)."""
+    s = numpy.asarray(slopes, dtype=float)
+    if not numpy.isfinite(s).all():
+        return "drifting"
+    return "stable" if len(s) < 2 or numpy.abs(numpy.diff(s)).max() <= tol else "drifting"
+
+
+def slope_difference(horizons, G_a, G_b, tail: int = 3, n_boot: int = 2000, level: float = 0.95,
+                     seed: int = 0, log_factor=None):
+    """Slope of ``G_a`` minus slope of ``G_b`` on the last ``tail`` horizons, with a PAIRED seed
+    bootstrap interval (the same resampled seed ids in both: the runs share seed ids).
+
+    Seeds that diverged in either run are excluded.  Returns ``(difference, (lo, hi))``."""
+    K = numpy.asarray(horizons, dtype=float)
+    A, B = numpy.asarray(G_a, dtype=float), numpy.asarray(G_b, dtype=float)
+    if A.shape != B.shape or A.ndim != 2 or A.shape[1] != len(K):
+        raise ValueError(f"G_a and G_b must both have shape (seeds, {len(K)}); got {A.shape}, {B.shape}")
+    tail = max(2, min(int(tail), len(K)))
+    ok = (numpy.isfinite(A) & (A > 0)).all(axis=1) & (numpy.isfinite(B) & (B > 0)).all(axis=1)
+    A, B, Kt = A[ok][:, -tail:], B[ok][:, -tail:], K[-tail:]
+    if log_factor is not None:
+        lf = numpy.asarray([log_factor(k) for k in Kt])[None, :]
+        A, B = A / lf, B / lf
+    if len(A) == 0:
+        nan = float("nan")
+        return nan, (nan, nan)
+    logK = numpy.log(Kt)
+    X = numpy.vstack([logK, numpy.ones_like(logK)]).T
+    d = float(_slope(logK, numpy.log(A.mean(axis=0)))[0] - _slope(logK, numpy.log(B.mean(axis=0)))[0])
+    rng = numpy.random.default_rng(seed)
+    idx = rng.integers(0, len(A), size=(n_boot, len(A)))
+    sa = numpy.linalg.lstsq(X, numpy.log(A[idx].mean(axis=1)).T, rcond=None)[0][0]
+    sb = numpy.linalg.lstsq(X, numpy.log(B[idx].mean(axis=1)).T, rcond=None)[0][0]
+    a = (1 - level) / 2
+    lo, hi = numpy.quantile(sa - sb, [a, 1 - a])
+    return d, (float(lo), float(hi))

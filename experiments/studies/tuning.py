@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy
 
 from gluon_mvr.methods.presets import get_method
-from gluon_mvr.methods.schedules import horizon_schedule
+from gluon_mvr.theory.claims import get_claim
 from gluon_mvr.problems import get_problem
 
 from gluon_mvr.experiments.core.cells import cell_key, make_cell
@@ -43,14 +43,16 @@ def _schedule_dict(radius, one_minus_beta, q):
 
 
 def _searches_q(method):
-    """Whether the momentum searched is ``q`` (MVR-2/3) rather than ``1 - beta``."""
-    return get_method(method).schedule_family in ("mvr2", "mvr3")
+    """Whether the momentum searched is ``q`` (a claim whose mixing decays in ``q``: MVR-2/3)
+    rather than ``1 - beta``."""
+    claim = get_method(method).schedule_family
+    return claim is not None and get_claim(claim).mixing == "q"
 
 
 def _theory_schedule(cfg, method, K, problem):
     """The horizon-K schedule of the theory, around which the search looks."""
-    return horizon_schedule(get_method(method).schedule_family, K, problem.constants.L1, cfg.radius_scale,
-                            cfg.momentum_scale, cfg.beta)
+    return get_method(method).with_schedule_scales(cfg.radius_scale, cfg.momentum_scale,
+                                                   cfg.beta).build_schedule(K, problem)
 
 
 def tuned_cell(cfg, method: str, K: int, radius_factor: float, momentum: float, seeds, base=None):
@@ -130,7 +132,7 @@ def tune(cfg, store, span: int = 2, search_seeds: int = 4, progress=None):
     seeds_all = list(range(cfg.seeds))
     seeds_search = seeds_all[:min(search_seeds, cfg.seeds)]
     out = []
-    for m in cfg.methods:
+    for m in (get_method(m).name if not isinstance(m, str) else m for m in cfg.methods):
         per_K, finals = [], []
         for K in cfg.horizons:
             base = _theory_schedule(cfg, m, K, problem)
@@ -163,6 +165,7 @@ def tune(cfg, store, span: int = 2, search_seeds: int = 4, progress=None):
         out.append({"method": m, "slope": fit.slope, "ci": list(fit.ci), "theory": th,
                     "verdict": None if th is None else verdict(fit, th, cfg.tolerance),
                     "horizons": list(cfg.horizons), "G": [p["G"] for p in per_K], "best": per_K,
+                    "G_seeds": [list(map(float, g)) for g in finals],
                     "radius_exponent": r_slope, "momentum_exponent": m_slope, "fit": fit.as_dict()})
     return out
 
@@ -184,3 +187,37 @@ def format_tuned(results, problem: str) -> str:
                          f"({p['radius_factor']:.3g} x theory)  {p['momentum_name']}*={p['momentum']:.4g} "
                          f"(theory {p['momentum_theory']:.4g})  G={p['G']:.4g}{flag}")
     return "\n".join(lines)
+
+
+def _plot_tuned(doc, ax):
+    for r in doc["results"]:
+        ax.plot(r["horizons"], r["G"], marker="o", label=f"{r['method']} tuned ({r['slope']:.3f})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("horizon K")
+    ax.set_ylabel("best G_K")
+    ax.legend(fontsize=7)
+
+
+def tuned_rates(problem="quadratic", methods=None, *, horizons=None, seeds=None, params=None, store=":memory:",
+                span: int = 2, search_seeds: int = 4, progress=None, **options):
+    r"""The tuned rate check from Python (``gluon-mvr rate-check --tuned``): for each method and
+    ``K`` the radius factor and momentum parameter are searched on a log grid, the best rerun on
+    all seeds, and the exponent of the best :math:`G_K` fitted.  Returns a
+    :class:`~gluon_mvr.experiments.studies.result.StudyResult`: rows per (method, K) with the best
+    parameters and the theory schedule's, measured exponent beside the claimed one."""
+    from gluon_mvr.experiments.core.config import merge, validate
+    from gluon_mvr.experiments.core.store import ResultStore
+    from gluon_mvr.experiments.studies.result import StudyResult
+    raw = {"problem": problem, "store": store, "tuned": True, **options}
+    for name, value in (("methods", methods), ("horizons", horizons), ("seeds", seeds), ("params", params)):
+        if value is not None:
+            raw[name] = list(value) if name in ("methods", "horizons") else value
+    cfg = validate(merge(raw))
+    results = tune(cfg, ResultStore(cfg.store), span=span, search_seeds=search_seeds, progress=progress)
+    rows = [{"method": r["method"], "K": p["K"], "radius_factor": p["radius_factor"], "radius": p["radius"][0],
+             "momentum_name": p["momentum_name"], "momentum": p["momentum"], "momentum_theory": p["momentum_theory"],
+             "G": p["G"], "at_grid_edge": p["at_grid_edge"], "slope": r["slope"], "theory": r["theory"]}
+            for r in results for p in r["best"]]
+    doc = {"problem": cfg.problem, "params": cfg.params, "config": cfg.as_dict(), "tuned": True, "results": results}
+    return StudyResult("tuned-rates", rows, doc, lambda d: format_tuned(d["results"], d["problem"]), _plot_tuned)
