@@ -54,11 +54,15 @@ def test_smoothness_quick_cli_and_constants_log_roundtrip(tmp_path, capsys):
         assert back[n]["L1"] == pytest.approx(r["L1"], rel=1e-6)
 
 
-def test_coupling_quick_cli(tmp_path):
+def test_coupling_quick_cli(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["nets", "coupling", "--quick", "--model", "mlp-digits", "--jobs", "1", "--no-progress",
-                 "--store", str(tmp_path / "s.sqlite"), "--json", str(out), "--ns-steps", "0,1,8"]) == 0
+    argv = ["nets", "coupling", "--quick", "--model", "mlp-digits", "--jobs", "1", "--no-progress",
+            "--store", str(tmp_path / "s.sqlite"), "--ns-steps", "0,1,8"]
+    assert main(argv + ["--json", str(out)]) == 0
     rep = json.loads(out.read_text())
+    capsys.readouterr()
+    assert main(argv + ["--json", "-"]) == 0                 # stdout carries the JSON document alone
+    assert json.loads(capsys.readouterr().out)["per_precision"] == rep["per_precision"]
     d = {p["ns_steps"]: p["delta"] for p in rep["per_precision"]}
     assert d[0]["rel_frobenius"] == 0.0
     assert d[1]["rel_frobenius"] > d[8]["rel_frobenius"] > 0        # more steps, smaller delta

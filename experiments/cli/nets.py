@@ -23,7 +23,7 @@ def _common(p, default_model="gpt-tiny"):
     p.add_argument("--seeds", help="paired seeds (default: the study's)")
     p.add_argument("--jobs", default="2", help="parallel processes, one torch thread each (default 2)")
     p.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite result store (default {DEFAULT_STORE})")
-    p.add_argument("--json", metavar="PATH", help="write the machine-readable report here")
+    p.add_argument("--json", metavar="PATH", help="write the machine-readable report here ('-': stdout only)")
     p.add_argument("--quick", action="store_true", help="toy setting (under 2 minutes; the tests run it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -111,10 +111,14 @@ def _bar(args, total):
 
 
 def _finish(args, report, text, store):
+    from gluon_mvr._version import __version__
+    if args.json == "-":           # the project's convention: the JSON document alone on stdout
+        json.dump({**report, "version": __version__}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
     print(text)
     print(f"results stored in {os.path.abspath(store)}")
     if args.json:
-        from gluon_mvr._version import __version__
         try:
             os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
             with open(args.json, "w") as fh:
