@@ -130,6 +130,7 @@ def build_parser():
     from gluon_mvr.experiments.cli import constants as constants_cli
     from gluon_mvr.experiments.cli import figs as figs_cli
     from gluon_mvr.experiments.cli import lmo_error as lmo_error_cli
+    from gluon_mvr.experiments.cli import nets as nets_cli
     from gluon_mvr.experiments.cli import problems as problems_cli
     from gluon_mvr.experiments.cli import results as results_cli
     from gluon_mvr.experiments.cli import theory as theory_cli
@@ -138,7 +139,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_rate_check(sub)
     # every subcommand is registered explicitly: a broken one fails here, loudly (tests build it)
-    for module in (results_cli, theory_cli, constants_cli, lmo_error_cli, figs_cli, problems_cli):
+    for module in (results_cli, theory_cli, constants_cli, lmo_error_cli, figs_cli, problems_cli, nets_cli):
         module.register(sub)
     _add_common_flags(parser)
     return parser
