@@ -331,7 +331,8 @@ def test_ctrl_c_is_one_line_exit_130_and_the_store_stays_intact(env, argv, wait_
 
 
 def test_ctrl_c_in_theory_verify(env):
-    code, err = _interrupt(["theory", "verify"], env, delay=2.5)
+    # wait for the progress bar (the run has started), not a fixed delay: deterministic under load
+    code, err = _interrupt(["theory", "verify"], env, wait_for="theory verify", delay=0.2)
     assert code == 130, err
     assert "interrupted" in _last_line(err)
 
