@@ -117,4 +117,5 @@ def register(subparsers):
     c.add_argument("--q", default=None, help="MVR mixing q(K) (mvr2, mvr3)")
     c.add_argument("--json", metavar="PATH", help="write the result as JSON")
     c.set_defaults(func=_check)
+    __import__("gluon_mvr.experiments.cli.stress", fromlist=["register"]).register(sub)
     return p

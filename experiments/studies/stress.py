@@ -467,10 +467,11 @@ def stress(bound="all", family=None, *, budget: int = 24, seeds: int = 4, horizo
     bounds = list(DEFAULT_BOUNDS) if bound in ("all", None) else _parse_list("bound", bound, tuple(BOUNDS))
     if isinstance(budget, bool) or not isinstance(budget, (int, numpy.integer)) or budget < 1:
         raise BadStressInput(f"budget: expected an integer >= 1; got {budget!r}")
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, numpy.integer)) or seeds < 1:
-        raise BadStressInput(f"seeds: expected an integer >= 1; got {seeds!r}")
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, numpy.integer)) or seeds < 2:
+        # the rate check's intervals need two seeds
+        raise BadStressInput(f"seeds: expected an integer >= 2; got {seeds!r}")
     if quick:
-        budget, seeds = min(budget, 4), min(seeds, 2)
+        budget, seeds = min(budget, 4), 2
     hs = tuple(horizons) if horizons is not None else (QUICK_HORIZONS if quick else HORIZONS)
     if len(hs) < 2 or any(not isinstance(k, (int, numpy.integer)) or k < 2 for k in hs) or list(hs) != sorted(set(hs)):
         raise BadStressInput(f"horizons: expected at least two increasing integers >= 2; got {list(hs)}")
