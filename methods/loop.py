@@ -83,6 +83,10 @@ class Trajectory:
     wall_time: float
     total_oracle_calls: int = 0
     params: list | None = field(default=None, repr=False)
+    region_usage: numpy.ndarray | None = None
+    """Per seed :math:`\max_k\max_i \|X_i^k - C_i\|_F/R_i` over every iterate ``k = 0..K``
+    for a problem whose constants hold only in balls (:meth:`Problem.hypotheses_region`); above 1
+    means the run left the region where its bound's hypotheses hold.  ``None`` otherwise."""
 
     @property
     def stationarity(self):
@@ -288,8 +292,25 @@ def run(problem, method: str | Method = "mvr1", K: int = 1000, seeds=16, schedul
         if kept is not None:
             kept.append([to_numpy(x) for x in X])
 
+    # where the problem's declared constants hold: track how far each seed goes (cheap: one
+    # subtraction and reduction per iteration, only for problems declared on balls)
+    region = problem.hypotheses_region(xp, dtype)
+    usage = None
+    if region is not None:
+        centres, radii_R = region
+        inv_R = [1.0 / xp.asarray(r, dtype=dtype)[None, :] for r in layout.split(list(radii_R))]
+        usage = xp.zeros(S, dtype=dtype)
+
+    def track(X):
+        nonlocal usage
+        for x, c, ir in zip(X, centres, inv_R):
+            d = x - c
+            usage = xp.maximum(usage, (xp.sqrt(xp.sum(d * d, axis=(2, 3))) * ir).max(axis=1))
+
     start = time.perf_counter()
     X = problem.initial_point(S, xp, dtype)
+    if usage is not None:
+        track(X)
     X_prev = None
     sample = None if deterministic else problem.sample(rngs, xp, dtype)
     g = oracle(X, sample)
@@ -326,6 +347,8 @@ def run(problem, method: str | Method = "mvr1", K: int = 1000, seeds=16, schedul
                 X = [x + r * d for x, r, d in zip(X, radii, D)]
             else:
                 X = [x + r * d - (r * c) * x for x, r, d, c in zip(X, radii, D, shrink)]
+            if usage is not None:
+                track(X)
         final_norms = to_numpy(layout.merge(measure.dual_norm(problem.grad(X), xp)))
         final_value = to_numpy(problem.value(X))
     wall = time.perf_counter() - start
@@ -350,4 +373,5 @@ def run(problem, method: str | Method = "mvr1", K: int = 1000, seeds=16, schedul
                       values=values, oracle_calls=1 + calls_per_step * rec_iters,
                       final_value=final_value, final_grad_norms=final_norms, diverged_at=diverged,
                       radius=radius, schedule=schedule.describe(), wall_time=wall,
-                      total_oracle_calls=1 + calls_per_step * (K - 1), params=kept)
+                      total_oracle_calls=1 + calls_per_step * (K - 1), params=kept,
+                      region_usage=None if usage is None else to_numpy(usage))

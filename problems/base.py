@@ -115,6 +115,17 @@ class Problem:
     def without_noise(self) -> "Problem":
         raise NotImplementedError
 
+    # --- where the declared constants hold (the bounds' hypotheses) ---------------------
+    #: Largest step :math:`\|X_i^{k+1} - X_i^k\|_{(i)}` per layer for which A1 is declared
+    #: (``None``: any step).
+    pair_radius = None
+
+    def hypotheses_region(self, xp=numpy, dtype="float64"):
+        r"""``(centres, radii)``: the constants are declared only for iterates with
+        :math:`\|X_i - C_i\|_F \le R_i` in every layer (centres stacked like the parameters, one
+        radius per layer); ``None`` when they are declared everywhere."""
+        return None
+
     # --- derived ------------------------------------------------------------------
     @property
     def norms(self) -> tuple:

@@ -283,3 +283,33 @@ def test_a_bound_met_to_rounding_holds_with_its_margin(tmp_path, capsys):
     assert r["bound_status"] == "holds" and r["bound_violations"] == []
     assert abs(r["bound_margin"]) < 1e-12 and r["bound_ratio"] == pytest.approx(1.0, abs=1e-12)
     assert "BOUND VIOLATED" not in capsys.readouterr().out
+
+
+def test_runs_outside_the_bounds_hypotheses_are_reported_not_held(tmp_path):
+    """l0l1 declares A1 for steps up to its pair radius 0.1: MVR-1's radius 2 K^-2/3 exceeds it
+    below K ~ 90, so those cells are 'outside hypotheses' (bound not evaluated against them), while
+    K = 200 is inside and held to the bound (control)."""
+    from gluon_mvr.experiments.studies.rate_check import rate_check
+    res = rate_check("l0l1", ["mvr1"], horizons=[20, 200], seeds=2, executor="serial", bootstrap=100,
+                     controls="off", noise_share=False)
+    (r,) = res.reports
+    status = {p["K"]: p["status"] for p in r.bound_by_horizon}
+    assert status == {20: "outside hypotheses", 200: "holds"}
+    assert "pair radius" in r.bound_by_horizon[0]["reason"]
+    assert r.as_dict()["bound_status"] == "outside hypotheses"
+    assert "OUTSIDE HYPOTHESES" in res.table()
+    # the same check with a radius scale that keeps every step inside: nothing outside
+    small = rate_check("l0l1", ["mvr1"], horizons=[20, 200], seeds=2, executor="serial", bootstrap=100,
+                       controls="off", noise_share=False, radius_scale=0.5)
+    assert {p["status"] for p in small.reports[0].bound_by_horizon} == {"holds"}
+
+
+def test_a_run_that_leaves_the_certified_ball_is_outside():
+    """Curvature noise declares sigma on a ball around the centre: a huge radius leaves it."""
+    from gluon_mvr.methods import run
+    from gluon_mvr.problems import get_problem
+    p = get_problem("nonconvex", layers=1, dim=3, noise="curvature", sigma=0.5)
+    inside = run(p, "gluon", K=20, seeds=2, radius_scale=0.01)
+    outside = run(p, "gluon", K=20, seeds=2, radius_scale=50.0)
+    assert (inside.region_usage <= 1).all() and (outside.region_usage > 1).any()
+    assert run(get_problem("quadratic", layers=1, dim=3), "gluon", K=5, seeds=1).region_usage is None

@@ -30,7 +30,8 @@ def test_defaults_are_valid():
     assert cfg.problem == DEFAULT_PROBLEM
     assert cfg.methods == tuple(DEFAULT_METHODS) and cfg.horizons == tuple(DEFAULT_HORIZONS)
     assert cfg.seeds == 16 and cfg.executor in EXECUTORS and cfg.tail <= len(cfg.horizons)
-    assert cfg.params["layers"] == 4 and cfg.params["dim"] == 8      # the embedded default problem
+    assert cfg.params["layers"] == 2 and cfg.params["dim"] == 8      # the embedded default problem
+    assert cfg.problem == "skewed-quadratic" and cfg.params["skew_weight"] == 0.5 and cfg.controls == "on"
     # validating an already valid config's dict is a fixed point
     assert validate(cfg.as_dict()) == cfg
 

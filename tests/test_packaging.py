@@ -29,6 +29,8 @@ def wheel(tmp_path_factory):
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
                            "-q", "-w", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    import shutil
+    shutil.rmtree(ROOT / "build", ignore_errors=True)      # setuptools' build folder (ignored by git)
     (path,) = out.glob("gluon_mvr-*.whl")
     return path
 

@@ -118,4 +118,9 @@ def run_cell(config: dict) -> dict:
             "diverged_at": [int(v) for v in traj.diverged_at],
             "oracle_calls": int(traj.total_oracle_calls),
             "schedule": traj.schedule, "curve_iterations": it, "curve": curve,
-            "wall_time": traj.wall_time}
+            "wall_time": traj.wall_time,
+            # the bounds' hypotheses: how far the run went in the certified balls, and its longest
+            # step per layer (t_i^k, twice that in the Frank-Wolfe form: ||lmo - X/D|| <= 2)
+            "region_usage": None if traj.region_usage is None else _floats(traj.region_usage),
+            "max_step": _floats(numpy.nanmax(traj.radius.reshape(-1, traj.radius.shape[-1]), axis=0)
+                                * (2.0 if traj.schedule.get("ball") else 1.0))}

@@ -253,23 +253,62 @@ def bound_for_cell(cfg: RateCheckConfig, method, K: int, instance=None):
     return b
 
 
-def _bound_ratios(cfg, row, G_mean, values):
-    """Largest measured/bound over horizons, and the horizons where the bound is violated beyond
-    the rounding of the measurement (:func:`gluon_mvr.theory.tolerance.compare`: a relative
-    tolerance scaled to the dtype and the number of summed terms), each with its margin."""
+def cell_hypotheses(cfg: RateCheckConfig, row, K: int, instance, result) -> str:
+    """``'inside'`` when the run of one cell stayed where the problem's constants are declared
+    (the bounds' hypotheses), else ``'outside: <reason>'``.
+
+    Two hypotheses are checked: every iterate in the problem's certified balls
+    (:meth:`Problem.hypotheses_region`, from the run's ``region_usage``) and every step no longer
+    than the family's pair radius (A1 stated for close pairs only: ``pair_radius``)."""
+    of = next((o for r, _, o in _compositions(cfg) if r == row), None)
+    problem = get_problem(cfg.problem, **cell_params(cfg, of or _row_method(cfg, row), K, instance))
+    reasons = []
+    usage = result.get("region_usage")
+    if usage is not None and max(usage) > 1.0 + 1e-9:
+        reasons.append(f"iterates left the certified ball (max ||X_i - C_i||_F / R_i = {max(usage):.3g})")
+    steps, pair = result.get("max_step"), getattr(problem, "pair_radius", None)
+    if steps is not None and pair is not None:
+        over = [i for i, (t, r) in enumerate(zip(steps, pair)) if t > r * (1 + 1e-9)]
+        if over:
+            i = over[0]
+            reasons.append(f"step {steps[i]:.3g} > pair radius {pair[i]:.3g} (layer {i})")
+    return "inside" if not reasons else "outside: " + "; ".join(reasons)
+
+
+def _bound_ratios(cfg, row, G_mean, values, results):
+    """Per horizon, the bound's status: ``holds`` / ``violated`` (beyond the rounding of the
+    measurement, :func:`gluon_mvr.theory.tolerance.compare`: a relative tolerance scaled to the
+    dtype and the number of summed terms) / ``outside hypotheses`` (the run left the region where
+    the constants are declared: the bound is not evaluated against it) / ``None`` (no bound).
+    Returns (largest ratio over inside horizons, violations, smallest margin, per-horizon list)."""
     from gluon_mvr.theory.tolerance import compare, measurement_terms
-    ratios, bad, margins = [], [], []
+    ratios, bad, margins, per_K = [], [], [], []
     n_layers = len(get_problem(cfg.problem, **cfg.params).layout.shapes)
-    for K, g, v in zip(cfg.horizons, G_mean, values):
+    for K, g, v, res in zip(cfg.horizons, G_mean, values, results):
         b = bound_for_cell(cfg, row, K, v)
         if b is None:
+            per_K.append({"K": K, "status": None})
+            continue
+        hyp = cell_hypotheses(cfg, row, K, v, res)
+        if hyp != "inside":
+            per_K.append({"K": K, "status": "outside hypotheses", "reason": hyp[len("outside: "):],
+                          "ratio": g / b})
             continue
         ratios.append(g / b)
         cmp = compare(g, b, dtype=cfg.dtype, n_terms=measurement_terms(K, cfg.seeds, n_layers))
         margins.append(cmp.margin)
+        per_K.append({"K": K, "status": cmp.status, "ratio": g / b, "margin": cmp.margin})
         if not cmp.holds:
             bad.append({"K": K, "measured": g, "bound": b, "margin": cmp.margin, "rtol": cmp.rtol})
-    return (max(ratios) if ratios else None), bad, (min(margins) if margins else None)
+    return (max(ratios) if ratios else None), bad, (min(margins) if margins else None), per_K
+
+
+def _bound_status(per_K):
+    statuses = {p["status"] for p in per_K} - {None}
+    for s in ("violated", "outside hypotheses", "holds"):
+        if s in statuses:
+            return s
+    return None
 
 
 @dataclass
@@ -323,6 +362,7 @@ class MethodReport:
     matched_by: list = field(default_factory=list)   # controls the method did not beat
     controls: list = field(default_factory=list)     # ControlReport
     bound_margin: float | None = None                # smallest 1 - measured/bound over horizons
+    bound_by_horizon: list = field(default_factory=list)   # per K: status, ratio, margin or reason
 
     def as_dict(self):
         d = {"method": self.method, "slope": self.fit.slope, "ci": list(self.fit.ci),
@@ -332,7 +372,7 @@ class MethodReport:
              "horizons": self.horizons, "G": self.G, "G_min": self.G_min, "G_last_ci": list(self.G_last_ci),
              "oracle_calls": self.oracle_calls, "noise_share": self.noise_share,
              "bound_ratio": self.bound_ratio, "bound_margin": self.bound_margin,
-             "bound_status": None if self.bound_ratio is None else ("violated" if self.bound_violations else "holds"),
+             "bound_status": _bound_status(self.bound_by_horizon), "bound_by_horizon": self.bound_by_horizon,
              "bound_violations": self.bound_violations,
              "diverged": self.diverged, "wall_time": self.wall_time, "worst_instance": self.worst_instance}
         d.update({k: v for k, v in self.fit.as_dict().items() if k not in ("slope", "ci")})
@@ -525,7 +565,7 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
         if (m, worst[-1]) in off:
             g_off = results[off[m, worst[-1]][0]][field_][0]
             share = float(1.0 - g_off / Gm[-1]) if Gm[-1] > 0 else None
-        ratio, bad, margin = _bound_ratios(cfg, m, Gm, worst)
+        ratio, bad, margin, per_K = _bound_ratios(cfg, m, Gm, worst, res)
         div = sum(1 for r in res for d_ in r["diverged_at"] if d_ >= 0)
         reports.append(MethodReport(
             method=m, horizons=list(cfg.horizons), G=Gm,
@@ -535,7 +575,8 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
             oracle_calls=[r["oracle_calls"] for r in res], noise_share=share, bound_ratio=ratio,
             bound_violations=bad, diverged=div, wall_time=float(sum(r["wall_time"] for r in res)),
             worst_instance=worst if cfg.worst_param else None, windows=windows, stability=stab,
-            rate_verdict=rv, mechanism=mech, matched_by=lost, controls=controls, bound_margin=margin))
+            rate_verdict=rv, mechanism=mech, matched_by=lost, controls=controls, bound_margin=margin,
+            bound_by_horizon=per_K))
     return RateCheckResult(cfg, reports, store.path, cells_out, computed, len(todo) - computed)
 
 
@@ -626,6 +667,11 @@ def format_table(reports, problem: str, criterion: str = "stationarity") -> str:
         if r.worst_instance is not None:
             lines.append(f"  {r.method}: worst-case instance per K: "
                          + ", ".join(f"K={K}: {v:.4g}" for K, v in zip(r.horizons, r.worst_instance)))
+    for r in reports:
+        outside = [p for p in r.bound_by_horizon if p["status"] == "outside hypotheses"]
+        if outside:
+            lines.append(f"!! OUTSIDE HYPOTHESES: {r.method} at K=" + ", ".join(str(p["K"]) for p in outside)
+                         + f": {outside[0]['reason']} (bound not checked there)")
     for r in reports:
         for v in r.bound_violations:
             lines.append(f"!! BOUND VIOLATED: {r.method} at K={v['K']}: measured {v['measured']:.6g} "

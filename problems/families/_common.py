@@ -159,6 +159,12 @@ class SeparableProblem(Problem):
     def without_noise(self):
         return type(self)(**{**self._kwargs, "noise": "none", "sigma": 0.0, "hess_noise": 0.0})
 
+    def hypotheses_region(self, xp=numpy, dtype="float64"):
+        """The ball where sigma is declared under curvature noise (see :meth:`in_region`)."""
+        if self.noise_model.name != "curvature":
+            return None
+        return self.center(xp, dtype), tuple(self.region_radius)
+
     # --- certification support ------------------------------------------------------------
     def in_region(self, X, Y=None):
         r"""``(S,)`` bool: the pairs ``(X, Y)`` (or points ``X``) lie where the constants are declared.

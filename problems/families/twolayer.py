@@ -156,6 +156,10 @@ class TwoLayerProblem(Problem):
         return [xp.repeat(xp.asarray(g, dtype=dtype), S, axis=0)
                 for g in self.layout.from_layers([w[None] for w in self._X0])]
 
+    def hypotheses_region(self, xp=numpy, dtype="float64"):
+        """The ball around :math:`W^0` where the constants are certified (:meth:`in_region`)."""
+        return self.initial_point(1, xp, dtype), tuple(self.region_radius)
+
     def teacher(self, S=1, xp=numpy, dtype="float64"):
         """The teacher's weights (a global minimiser when ``label_noise = 0``)."""
         return [xp.repeat(xp.asarray(g, dtype=dtype), S, axis=0)
