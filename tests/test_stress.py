@@ -64,9 +64,9 @@ def test_terms_sum_to_the_rate_checks_bound(tight, monkeypatch):
 
 
 def test_runs_outside_hypotheses_do_not_count(monkeypatch):
-    assert ST._hypotheses(types.SimpleNamespace(hypotheses=["inside", "outside: radius"]), 1) == "outside: radius"
-    assert ST._hypotheses(types.SimpleNamespace(), 0) == "inside"        # field not reported yet
-    monkeypatch.setattr(ST, "_hypotheses", lambda rep, i: "outside: forced by the test")
+    rep = types.SimpleNamespace(hypotheses=["inside", "outside: radius"])
+    assert ST._hypotheses(None, rep, 1) == "outside: radius"
+    monkeypatch.setattr(ST, "_hypotheses", lambda res, rep, i: "outside: forced by the test")
     res = ST.stress("mvr1", "quadratic", budget=1, seeds=2, horizons=H, fixed=TIGHT, mutations=True)
     b = res.document["bounds"][0]
     assert b["counted"] == 0 and b["outside"] == len(H) and b["worst"] is None
@@ -114,3 +114,13 @@ def test_cli_quick_mutations_prints_kill_table(capsys, tmp_path):
     # a rerun reads the stored cells back: the same numbers
     rc2, out2, _ = _cli(capsys, *argv)
     assert json.loads(out2)["runs"] == doc["runs"]
+
+
+def test_real_run_outside_pair_radius_is_not_counted():
+    """l0l1 at K = 10 with MVR-1's horizon schedule steps beyond the family's pair radius
+    (issue 16): the rate check reports it outside, and the search does not count it; K = 32
+    stays inside and counts (control)."""
+    rows = ST.evaluate("mvr1", "l0l1", {"layers": 1, "dim": 2}, horizons=H, seeds=2, store=":memory:")
+    by_K = {r["K"]: r for r in rows}
+    assert by_K[10]["hypotheses"].startswith("outside: step") and not by_K[10]["counted"]
+    assert by_K[32]["hypotheses"] == "inside" and by_K[32]["counted"]

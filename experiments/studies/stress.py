@@ -181,14 +181,24 @@ def bound_terms(cfg, method, K: int):
     return None if d.value is None else dict(d.terms)
 
 
-def _hypotheses(report, i):
-    """The rate check's per-horizon hypotheses verdict ('inside' / 'outside: reason'); runs are
-    taken as inside where the rate check does not report one."""
+def _hypotheses(res, report, i):
+    """Per-horizon hypotheses verdict of the rate check ``res`` (``'inside'`` or
+    ``'outside: <reason>'``: did the run stay where the problem's constants are certified?).
+
+    Read from the report's ``hypotheses`` field where the rate check has one, else from
+    :func:`~gluon_mvr.experiments.studies.rate_check.cell_hypotheses` of the stored cell, else
+    (an older rate check that checks nothing) ``'inside'``."""
     h = getattr(report, "hypotheses", None)
-    if h is None:
+    if h is not None:
+        v = h[i] if isinstance(h, (list, tuple)) else h
+        return v if isinstance(v, str) else ("inside" if v else "outside")
+    try:
+        from gluon_mvr.experiments.studies.rate_check import cell_hypotheses
+    except ImportError:
         return "inside"
-    v = h[i] if isinstance(h, (list, tuple)) else h
-    return v if isinstance(v, str) else ("inside" if v else "outside")
+    K = res.config.horizons[i]
+    cell = next(c for c in res.cells if c["row"] == report.method and c["config"]["K"] == K and c["config"]["noise"])
+    return cell_hypotheses(res.config, report.method, K, cell["instance"], cell["result"])
 
 
 def evaluate(bound: str, family: str, point: dict, *, horizons, seeds: int, store: str, root_seed: int = 0):
@@ -216,7 +226,7 @@ def evaluate(bound: str, family: str, point: dict, *, horizons, seeds: int, stor
         if b is not None and (terms is None or abs(sum(terms.values()) - b) > 1e-9 * abs(b)):
             raise RuntimeError(f"bound {bound!r} at K={K}: the named terms do not sum to the rate "
                                f"check's bound ({terms} vs {b}); theory/numeric and rate_check disagree")
-        hyp = _hypotheses(rep, i)
+        hyp = _hypotheses(res, rep, i)
         n = measurement_terms(1 if criterion == "gap" else K, seeds, 1 if criterion == "gap" else n_layers)
         cmp = compare(g, b, dtype=cfg.dtype, n_terms=n) if b is not None else None
         rows.append({"bound": bound, "family": family, "point": dict(point), "params": dict(cfg.params), "radius_scale": rs,
@@ -367,14 +377,14 @@ def format_stress(doc) -> str:
     """The command line's table: worst ratio per bound, then (with mutations) the kill table."""
     lines = [f"bound stress search: {doc['config']['budget']} evaluations per bound, "
              f"{doc['config']['seeds']} seeds, K in {list(doc['config']['horizons'])}",
-             f"{'bound':<14} {'runs':>5} {'counted':>7} {'worst ratio':>11} {'at K':>6}  where", "-" * 96]
+             f"{'bound':<14} {'runs':>5} {'counted':>7} {'worst ratio':>12} {'margin':>9} {'at K':>6}  where", "-" * 110]
     for b in doc["bounds"]:
         w = b["worst"]
         if w is None:
-            lines.append(f"{b['bound']:<14} {b['runs']:>5} {b['counted']:>7} {'-':>11} {'-':>6}  no counted run")
+            lines.append(f"{b['bound']:<14} {b['runs']:>5} {b['counted']:>7} {'-':>12} {'-':>9} {'-':>6}  no counted run")
             continue
         ps = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(w["point"].items()))
-        lines.append(f"{b['bound']:<14} {b['runs']:>5} {b['counted']:>7} {w['ratio']:>11.4g} {w['K']:>6}  "
+        lines.append(f"{b['bound']:<14} {b['runs']:>5} {b['counted']:>7} {w['ratio']:>12.7g} {w['margin']:>9.2g} {w['K']:>6}  "
                      f"{w['family']}: {ps}")
         for v in b["violations"]:
             lines.append(f"  !! BOUND VIOLATED at K={v['K']} ({v['family']}): measured {v['measured']:.6g} > "
