@@ -436,7 +436,7 @@ def _plot(doc, ax):
     ax.set_title("bound stress search (x: killed 10x mutant, o: surviving)")
 
 
-def stress(bound="all", family=None, *, budget: int = 24, seeds: int = 4, horizons=None, mutations: bool = False,
+def stress(bound="all", family=None, *, budget: int = 128, seeds: int = 4, horizons=None, mutations: bool = False,
            store: str = ":memory:", seed: int = 0, quick: bool = False, fixed=None, factors=FACTORS,
            progress=None) -> StudyResult:
     """Stress-search bounds (module docstring) and, with ``mutations``, mutation-test them.
