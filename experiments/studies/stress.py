@@ -204,13 +204,12 @@ def _hypotheses(res, report, i):
 def evaluate(bound: str, family: str, point: dict, *, horizons, seeds: int, store: str, root_seed: int = 0):
     """Rate-check one instance of ``family`` (``point``: params and schedule scales) at every
     horizon; returns one row per horizon: measured, bound, its terms, hypotheses, ratio."""
-    import gluon_mvr
-    from gluon_mvr.experiments.studies.rate_check import bound_for_cell
+    from gluon_mvr.experiments.studies.rate_check import bound_for_cell, rate_check
     from gluon_mvr.problems import get_problem
     from gluon_mvr.theory.tolerance import compare, measurement_terms
     method, criterion = BOUNDS[bound]
     params, rs, ms = _split(point)
-    res = gluon_mvr.rate_check(family, [method], horizons=list(horizons), seeds=seeds, params=params,
+    res = rate_check(family, [method], horizons=list(horizons), seeds=seeds, params=params,
                                store=store, executor="serial", controls="off", noise_share=False,
                                bootstrap=100, criterion=criterion, radius_scale=rs, momentum_scale=ms,
                                root_seed=root_seed)
