@@ -13,6 +13,7 @@ symbolic verifier), :mod:`gluon_mvr.experiments` (cells, store, executors, studi
 from gluon_mvr._version import __version__
 from gluon_mvr.experiments.core.config import RateCheckConfig
 from gluon_mvr.experiments.studies.certification import certify
+from gluon_mvr.experiments.studies.lmo.study import lmo_error
 from gluon_mvr.experiments.studies.rate_check import RateCheckResult, rate_check
 from gluon_mvr.experiments.studies.result import StudyResult
 from gluon_mvr.experiments.studies.tuning import tuned_rates
@@ -23,7 +24,7 @@ from gluon_mvr.methods.controls import controls_for
 from gluon_mvr.problems import get_problem
 from gluon_mvr.theory.claims import CLAIMS, get_claim
 
-__all__ = ["__version__", "RateCheckConfig", "RateCheckResult", "rate_check", "certify", "StudyResult",
+__all__ = ["__version__", "RateCheckConfig", "RateCheckResult", "rate_check", "certify", "lmo_error", "StudyResult",
            "tuned_rates", "METHOD_NAMES", "Estimator",
            "Exact", "Geometry", "Method", "NewtonSchulz", "PolarExpress", "ProblemNorms", "Schedule", "Scion",
            "Spectral", "StepParams", "TheorySchedule", "Trajectory", "get_method", "register_estimator", "run",

@@ -175,9 +175,92 @@ class ControlledErrorLMO(Norm):
         return f"ControlledErrorLMO(base={self.base.name!r}, delta={self.delta}, mode={self.mode!r})"
 
 
+class RotationErrorLMO(Norm):
+    r"""A pure *direction* error at a controlled gain: the exact spectral LMO rotated within the ball.
+
+    Defined here [R] (docs/theory.md §6) as the test of the coupling claim that separates "the
+    error changes the step length" from "the error changes the direction".  With
+    :math:`P=UV^\top` the polar factor of :math:`M` (wide or square orientation, :math:`m\le n`),
+    :math:`g=1-\delta`, :math:`s=\sqrt{1-g^2}` and a fresh random skew-symmetric orthogonal
+    :math:`W=QJQ^\top` (:math:`Q` Haar, :math:`J` = blocks :math:`\begin{smallmatrix}0&1\\-1&0
+    \end{smallmatrix}`, :math:`W^\top=-W`, :math:`W^\top W=I` for even :math:`m`),
+
+    .. math:: \widetilde{\mathrm{lmo}}(M)=-(gI+sW)P/c .
+
+    Then, exactly [R, one line each]: :math:`\langle M,WP\rangle=\mathrm{tr}(\Sigma U^\top WU)=0`
+    (a skew matrix has zero diagonal), so the gain :math:`\langle M,-\widetilde{\mathrm{lmo}}\rangle
+    /\|M\|_*=g=1-\delta` exactly as for the rescaling error :math:`(1-\delta)\mathrm{lmo}`;
+    :math:`(gI+sW)^\top(gI+sW)=(g^2+s^2)I=I`, so :math:`\|\widetilde{\mathrm{lmo}}\|=1` (on the
+    ball's boundary, like the exact LMO; for odd :math:`m` one singular value is :math:`g`, the norm
+    is still 1); the spectral error is :math:`\|(g-1)I+sW\|=\sqrt{2\delta}` and the effective
+    :math:`\delta_{\rm eff}=\max(\delta_{\rm align},\delta_{\rm over},0)=\delta`.  Tall layers use
+    :math:`P(gI-sW)` (:math:`W` of size :math:`n`), the transpose of the same construction.
+    Only spectral geometries (``spectral``, ``scaled-spectral``).
+
+    ``stretch=True`` makes *both* consequences of the error model tight at once [R]:
+    :math:`\widetilde{\mathrm{lmo}}(M)=-(1+\delta)(g'I+s'W)P/c` with :math:`g'=(1-\delta)/(1+\delta)`,
+    :math:`s'=\sqrt{1-g'^2}`: gain exactly :math:`1-\delta`, every singular value exactly
+    :math:`1+\delta` (even :math:`m`), spectral error :math:`\sqrt{\delta^2+4\delta}`,
+    :math:`\delta_{\rm eff}=\delta`.  On a quadratic with a full-rank square layer of even size the
+    descent lemma of docs/theory.md §4 then holds with equality (the instance of
+    :mod:`experiments.studies.lmo.kill`).
+    """
+
+    name = "rotation"
+
+    def __init__(self, base: str = "spectral", delta: float = 0.1, seed: int = 0, stretch: bool = False):
+        d = float(delta)
+        if not (0.0 <= d < 1.0):
+            raise ValueError(f"rotation LMO delta must lie in [0, 1); got {delta!r}")
+        self.base = get_norm(base) if isinstance(base, str) else base
+        if not isinstance(self.base, SpectralNorm):
+            raise ValueError(f"rotation LMO needs a spectral base norm; got {self.base.name!r}")
+        self.delta, self.stretch = d, bool(stretch)
+        self.length = 1.0 + d if self.stretch else 1.0
+        self.gain = 1.0 - d
+        g = self.gain / self.length                  # cosine of the rotation
+        self._g, self._s = g, float(numpy.sqrt(max(0.0, 1.0 - g * g)))
+        self._rng = numpy.random.default_rng(seed)
+
+    def norm(self, X):
+        return self.base.norm(X)
+
+    def dual_norm(self, G):
+        return self.base.dual_norm(G)
+
+    def rho(self, shape):
+        return self.base.rho(shape)
+
+    def skew_orthogonal(self, batch, k, xp=numpy, dtype="float64"):
+        """A batch ``(*batch, k, k)`` of random skew-symmetric :math:`W=QJQ^\top` (Haar :math:`Q`)."""
+        Z = self._rng.standard_normal(tuple(batch) + (k, k))
+        Q, R = numpy.linalg.qr(Z)
+        Q = Q * numpy.sign(numpy.diagonal(R, axis1=-2, axis2=-1))[..., None, :]
+        J = numpy.zeros((k, k))
+        idx = numpy.arange(0, k - 1, 2)
+        J[idx, idx + 1], J[idx + 1, idx] = 1.0, -1.0
+        W = Q @ J @ numpy.swapaxes(Q, -1, -2)
+        return xp.asarray(W, dtype=dtype)
+
+    def lmo(self, G):
+        xp = array_namespace(G)
+        m, n = G.shape[-2:]
+        P = self.base.polar(G)
+        if self.delta == 0.0:
+            return -P / self.base.scale(m, n)
+        tall = m > n
+        W = self.skew_orthogonal(G.shape[:-2], n if tall else m, xp, G.dtype)
+        rot = (P @ W) if tall else (W @ P)
+        return -self.length * (self._g * P + (-self._s if tall else self._s) * rot) / self.base.scale(m, n)
+
+    def __repr__(self):
+        return f"RotationErrorLMO(base={self.base.name!r}, delta={self.delta}, stretch={self.stretch})"
+
+
 register_norm("spectral-ns", NewtonSchulzSpectralNorm)
 register_norm("scaled-spectral-ns", NewtonSchulzScaledSpectralNorm)
 register_norm("controlled", ControlledErrorLMO)
+register_norm("rotation", RotationErrorLMO)
 
 
 def spectral_error(G, approx):

@@ -16,30 +16,17 @@ The constants :math:`t_i`, :math:`c_\beta`, :math:`c_q` may also be given per ba
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy
 
 from gluon_mvr.theory.claims import (CLAIM_NAMES, DEFAULT_BETA, DEFAULT_MOMENTUM_SCALE,  # noqa: F401
-                                     DEFAULT_RADIUS_SCALE, horizon_exponents, horizon_parameters,
-                                     radius_cap, star_parameters, star_step)
+                                     DEFAULT_RADIUS_SCALE, check_positive, check_unit, horizon_exponents,
+                                     horizon_parameters, radius_cap, star_parameters, star_step)
 
 HORIZON_METHODS = CLAIM_NAMES
 
-def _check_positive(name, value, allow_zero=False):
-    v = float(value)
-    if math.isnan(v) or math.isinf(v) or v < 0 or (v == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
-    return v
-
-
-def _check_unit(name, value):
-    v = float(value)
-    if not (0.0 <= v <= 1.0):
-        raise ValueError(f"{name} must lie in [0, 1]; got {value!r}")
-    return v
+_check_positive, _check_unit = check_positive, check_unit
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ measured on the momenta of a Gluon run (max over the stack and the layers, float
 (b) :func:`experiments.lmo_coupling.coupling`: Gluon at horizon ``K`` on a radius grid, one row per
 precision level (the exact LMO and the approximation at several step counts, :math:`\delta` =
 :math:`\delta_{\rm eff}` measured on the run's own momenta), at the reference momentum.  Colour:
-seed-mean :math:`G_K` divided by the row's best.  Circles: the best radius (parabola-refined)
-with its 95 % paired seed-bootstrap interval; triangles: the theory's prediction
+seed-mean :math:`G_K` divided by the row's best.  Circles: the best radius (log-centre of the
+near-optimal cells, :func:`experiments.studies.lmo.effective.near_optimal_centre`) with its 95 %
+paired seed-bootstrap interval; triangles: the theory's prediction
 :math:`t^*(\delta)=t^*(0)\,(1+\delta)^{-1/4}`.
 """
 from __future__ import annotations
@@ -55,7 +56,8 @@ def coupling_data(ctx):
         a = c["approximation"]
         levels = [("exact", ("exact", "exact", 0))] + [(a, (a, "ns", int(T))) for T in c["steps"]]
         return coupling(c["problem"], c["params"], K=c["K"], seeds=tuple(range(c["seeds"])), levels=levels,
-                        t_points=c["t_points"], t_span=c["t_span"], h_factors=tuple(c["h_factors"]),
+                        t_points=c["t_points"], t_range=(1.0 / c["t_span"], c["t_span"]),
+                        h_factors=tuple(c["h_factors"]),
                         n_boot=c["n_boot"])
     return cached(ctx, "lmo-coupling", c, compute)
 
@@ -67,7 +69,7 @@ def heatmap_rows(doc):
     levels = doc["levels"]
     base = levels[0]
     j = int(numpy.argmin(numpy.abs(numpy.log(h / base["best_h"]))))
-    t0 = base["best_t_at_ref_h"]
+    t0 = base["best_t"]
     rows = []
     for lv in sorted(levels, key=lambda r: (r["delta"], r["lmo"] != "exact")):
         G = as_float(lv["G_grid"])[:, j]
@@ -75,7 +77,7 @@ def heatmap_rows(doc):
             rel = G / numpy.nanmin(G)
         ci = lv.get("t_shift_ci")
         rows.append({"lmo": lv["lmo"], "delta": lv["delta"], "G": G, "rel": rel,
-                     "best_t": lv["best_t_at_ref_h"], "edge": lv["t_edge"],
+                     "best_t": lv["best_t"], "edge": lv["t_edge"],
                      "best_t_ci": None if ci is None else [t0 * ci[0], t0 * ci[1]],
                      "theory_t": t0 * (1 + lv["delta"]) ** -0.25})
     return t, h[j], rows

@@ -142,14 +142,13 @@ def run_trajectory(problem, method: str = "gluon", K: int = 200, seeds: int = 4,
 
     from gluon_mvr.methods import run
     from gluon_mvr.methods.presets import get_method
-    from gluon_mvr.methods.schedules import horizon_schedule
 
     spec = get_method(method)
     schedule = None
     pair_radius = getattr(problem, "pair_radius", None)
     if pair_radius is not None and not spec.deterministic:
         # the family states A1 only for pairs closer than pair_radius: keep every step inside it
-        schedule = horizon_schedule(spec.schedule_family, K, problem.constants.L1)
+        schedule = spec.build_schedule(K, problem)
         caps = numpy.broadcast_to(numpy.asarray(pair_radius, dtype=float), (problem.layout.n_layers,))
         schedule = replace(schedule, radius=tuple(min(r, float(c)) for r, c in zip(schedule.radius, caps)))
     traj = run(problem, method, K, seeds, schedule=schedule, record_every=record_every, record_params=True)

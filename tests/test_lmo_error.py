@@ -5,7 +5,6 @@ import numpy
 import pytest
 
 from gluon_mvr.experiments.studies.lmo.bound import check_run
-from gluon_mvr.experiments.studies.lmo.coupling import coupling
 from gluon_mvr.experiments.studies.lmo.error import (exact_lmo, inexact_direction, lmo_deltas, phi, realise_worst_case,
                                    worst_case)
 from gluon_mvr.experiments.studies.lmo.momenta import DeltaTracker, build_family, momenta_table
@@ -129,23 +128,7 @@ def test_bound_check_passes_and_a_too_small_delta_fails():
 
 # --- coupling -----------------------------------------------------------------------------------------
 
-def test_coupling_structure_and_overshoot_direction():
-    levels = [("exact", ("exact", "exact", 0)),
-              ("controlled-overshoot", ("controlled-overshoot", "controlled", 0.4)),
-              ("controlled-overshoot", ("controlled-overshoot", "controlled", 0.8))]
-    rep = coupling("quadratic", {"layers": 1, "dim": 4, "sigma": 5.0}, K=60, seeds=(0, 1), levels=levels,
-                   t_points=7, h_factors=(1, 4, 16), n_boot=20)
-    assert [r["lmo"] for r in rep["levels"]] == ["exact", "controlled-overshoot:0.4", "controlled-overshoot:0.8"]
-    for r in rep["levels"]:
-        for k in ("best_t_at_ref_h", "best_h_at_ref_t", "measured_t_shift", "theory_t_shift", "theory_h_shift",
-                  "bound_t_shift", "tightness_ref"):
-            assert numpy.isfinite(r[k]), k
-        assert 0 < r["tightness_ref"] <= 1
-    # lmo + delta*lmo is the exact step with radius (1+delta) t: the best radius cannot grow
-    assert rep["levels"][2]["measured_t_shift"] <= 1.0 + 1e-9
-    assert rep["levels"][2]["theory_t_shift"] == pytest.approx(1.8 ** -0.25)
-    (d,) = rep["directions"]
-    assert d["series"] == "controlled-overshoot" and d["t_direction_holds"] in (True, False)
+# the coupling study's tests: tests/test_lmo_coupling.py
 
 
 # --- CLI ------------------------------------------------------------------------------------------------

@@ -168,3 +168,13 @@ def test_other_studies_return_result_objects():
                            executor="serial", bootstrap=100, span=1, search_seeds=2)
     df = tuned.to_frame()
     assert list(df.K) == [20, 40] and (df.G > 0).all() and "tuned rate check" in tuned.table()
+
+
+def test_the_lmo_study_returns_a_result_object():
+    res = gm.lmo_error(parts=("kill",))
+    df = res.to_frame()
+    assert len(df) == 4 and {"mutant", "killed"} <= set(df.columns)
+    assert (df.killed == df.mutant).all()                 # every mutant killed, the true bound not
+    assert "instance where delta matters" in res.table()
+    with pytest.raises(ValueError, match="parts"):
+        gm.lmo_error(parts=("nope",))

@@ -137,3 +137,15 @@ def test_worst_grid_needs_worst_param():
         validate({"worst_grid": [0.1, 0.2]})
     with pytest.raises(ConfigError, match="worst_param"):
         validate({"problem": "star", "worst_param": "width", "worst_grid": [0.1], "scale_param": "width"})
+
+
+def test_gap_fits_are_also_reported_with_one_common_log_factor():
+    from gluon_mvr.experiments.studies.rate_check import COMMON_LOG_POWER, rate_check
+    res = rate_check("star", ["gluon", "mvr1"], horizons=[30, 60, 120], seeds=2, criterion="gap",
+                     params={"layers": 1, "dim": 3}, executor="serial", bootstrap=100, controls="off",
+                     noise_share=False)
+    g, m = res.reports
+    # MVR-1's own log power is the common one: the same fit; Gluon's differs by its log power
+    assert m.common_log_fit["slope"] == pytest.approx(m.fit.slope)
+    assert g.common_log_fit["slope"] != pytest.approx(g.fit.slope)
+    assert "one log factor" in res.table() and COMMON_LOG_POWER == 0.5

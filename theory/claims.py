@@ -106,18 +106,24 @@ def get_claim(name: str) -> Claim:
         raise ValueError(f"unknown claim {name!r}; allowed: {', '.join(CLAIMS)}") from None
 
 
-def _positive(name, value):
+def check_positive(name, value, allow_zero=False):
+    """``float(value)``, or a ValueError naming ``name`` unless it is finite and > 0 (>= 0)."""
     v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    if math.isnan(v) or math.isinf(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}")
     return v
 
 
-def _unit(name, value):
+def check_unit(name, value):
+    """``float(value)``, or a ValueError naming ``name`` unless it lies in [0, 1]."""
     v = float(value)
     if not (0.0 <= v <= 1.0):
         raise ValueError(f"{name} must lie in [0, 1]; got {value!r}")
     return v
+
+
+_positive, _unit = check_positive, check_unit
 
 
 def radius_cap(claim: str, L1_i: float, one_minus_beta: float) -> float:

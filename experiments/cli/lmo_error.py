@@ -10,11 +10,16 @@ Parts (``--parts``, default ``measure,bound``; ``--coupling`` adds ``coupling``)
   (:mod:`experiments.lmo_report`);
 - ``bound``: runs with inexact LMOs; the theory bound at the measured delta must hold on each
   (:mod:`experiments.lmo_bound`);
-- ``coupling``: best radius and 1-beta per precision level against the theory's shift
-  (:mod:`experiments.lmo_coupling`).
+- ``kill``: the instance where delta matters (:mod:`experiments.studies.lmo.kill`): G_K at a
+  fixed effective step per delta, and the seeded kill search holding the inexact bound and its
+  wrong-delta mutants against it (the bound must survive, every mutant must be killed);
+- ``coupling``: per precision level (ordered by measured delta) best radius, mean gain, best
+  effective step and 1-beta with seed intervals, and a verdict "rescaling only" / "direction
+  effect" (:mod:`experiments.studies.lmo.coupling`).
 
-Exit codes: 0 success; 1 a bound violated or a known fact not reproduced; 2 bad input (one
-line on stderr naming the field).  Results: ``--json`` (one machine-readable document) and one
+Exit codes: 0 success; 1 a bound violated, a known fact not reproduced, a wrong-delta mutant not
+killed or a rescaling control not read as "rescaling only"; 2 bad input (one line on stderr
+naming the field).  Results: ``--json`` (one machine-readable document) and one
 row of kind ``lmo-error`` in the SQLite store ``--store``.
 """
 from __future__ import annotations
@@ -22,11 +27,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
+from gluon_mvr.experiments.studies.lmo.study import PARTS, format_doc, run  # noqa: F401  (run, format_doc: the study)
 from gluon_mvr.methods.backend import to_python
 
-PARTS = ("measure", "bound", "coupling")
 
 
 class BadInput(ValueError):
@@ -115,89 +119,6 @@ def validate(args) -> dict:
     return cfg
 
 
-def _bar(total, desc, enabled):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="step", file=sys.stderr, leave=False)
-
-
-def _run_part(fn, total, desc, progress):
-    bar = _bar(total, desc, progress)
-    try:
-        return fn(bar.update if bar else None)
-    finally:
-        if bar:
-            bar.close()
-
-
-def run(cfg: dict, progress: bool = True) -> tuple:
-    """Run the selected parts; return ``(doc, failed)``."""
-    from gluon_mvr.experiments.studies.lmo.bound import DEFAULT_LMOS, bound_check
-    from gluon_mvr.experiments.studies.lmo.coupling import coupling
-    from gluon_mvr.experiments.studies.lmo.error import worst_case_table
-    from gluon_mvr.experiments.studies.lmo.momenta import RUN_METHODS, momenta_table
-    from gluon_mvr.experiments.studies.lmo.report import known_facts
-
-    seeds = tuple(range(cfg["seeds"]))
-    doc = {"config": cfg, "provenance": {
-        "error model": "[R] ||lmo~ - lmo|| <= delta (docs/theory.md §6); alignment/overshoot consequences [R]",
-        "bounds": "[R] theory.bounds_nonconvex with per-layer delta",
-        "coupling prediction": "[R] theory.inexact: t* ~ (1+delta)^(-1/4), 1-beta* ~ (1+delta)^(1/2); "
-                               "direction [C, abstract of INEXACT]",
-        "Newton-Schulz coefficients": "[C] Jordan 2024, Polar Express arXiv 2505.16932"}}
-    failed = False
-    timings = {}
-    facts = known_facts()
-    doc["known_facts"] = facts
-    failed |= not all(f["passed"] for f in facts)
-    if "measure" in cfg["parts"]:
-        t0 = time.perf_counter()
-        n = len(cfg["methods"]) * len(cfg["steps"]) * len(cfg["ratios"])
-        doc["worst_case"] = _run_part(lambda p: worst_case_table(cfg["methods"], cfg["steps"], cfg["ratios"],
-                                                                 progress=p), n, "worst cases", progress)
-        n = len(cfg["families"]) * len(RUN_METHODS) * 2
-        doc["momenta"] = _run_part(lambda p: momenta_table(cfg["methods"], cfg["steps"], cfg["families"],
-                                                           K=cfg["K"], seeds=seeds, dtypes=cfg["dtypes"],
-                                                           progress=p), n, "momenta", progress)
-        timings["measure"] = time.perf_counter() - t0
-    if "bound" in cfg["parts"]:
-        t0 = time.perf_counter()
-        lmos = DEFAULT_LMOS
-        n_ns = sum(1 for lmo in lmos if lmo[1] == "ns")
-        n = len(cfg["families"]) * 2 * (len(lmos) - n_ns + n_ns * len(cfg["dtypes"]))
-        doc["bound_check"] = _run_part(lambda p: bound_check(cfg["families"], lmos=lmos, K=cfg["K"], seeds=seeds,
-                                                             ns_dtypes=tuple(cfg["dtypes"]), progress=p),
-                                       n, "bound check", progress)
-        failed |= any(not r["ok"] for r in doc["bound_check"])
-        timings["bound"] = time.perf_counter() - t0
-    if "coupling" in cfg["parts"]:
-        from gluon_mvr.experiments.studies.lmo.coupling import default_levels
-        t0 = time.perf_counter()
-        levels = default_levels()
-        doc["coupling"] = _run_part(lambda p: coupling(cfg["coupling_problem"], cfg["coupling_params"],
-                                                       K=cfg["coupling_K"], seeds=tuple(range(cfg["coupling_seeds"])),
-                                                       levels=levels, progress=p),
-                                    len(levels), "coupling levels", progress)
-        timings["coupling"] = time.perf_counter() - t0
-    doc["timings"] = timings
-    doc["failed"] = bool(failed)
-    return doc, failed
-
-
-def format_doc(doc) -> str:
-    from gluon_mvr.experiments.studies.lmo.report import format_bound, format_coupling, format_facts, format_momenta, format_worst_case
-    out = ["inexact LMO (docs/theory.md §6): delta = spectral error ||lmo~ - lmo|| (float64 SVD), "
-           "alignment 1 - <M, -lmo~>/||M||_*, overshoot ||lmo~|| - 1", format_facts(doc["known_facts"])]
-    if "worst_case" in doc:
-        out += ["", format_worst_case(doc["worst_case"]), "", format_momenta(doc["momenta"])]
-    if "bound_check" in doc:
-        out += ["", format_bound(doc["bound_check"])]
-    if "coupling" in doc:
-        out += ["", format_coupling(doc["coupling"])]
-    out += ["", "time: " + ", ".join(f"{k} {v:.1f}s" for k, v in doc["timings"].items())]
-    return "\n".join(out)
-
 
 def _store(doc, path):
     from gluon_mvr.experiments.core.cells import canonical, cell_key, environment, package_version
@@ -232,7 +153,8 @@ def _cmd(args) -> int:
             fh.write("\n")
         print(f"report written to {cfg['json']}")
     if failed:
-        print("lmo-error: FAILED (a bound violated or a known fact not reproduced)", file=sys.stderr)
+        print("lmo-error: FAILED (a bound violated, a known fact not reproduced, a wrong-delta mutant not killed "
+              "or a rescaling control misread)", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -253,7 +175,8 @@ def register(subparsers):
                    help="problem families of the runs (small sizes)")
     p.add_argument("--K", default="300", help="horizon of the momenta and bound-check runs (default 300)")
     p.add_argument("--seeds", default="4", help="seeds per run (default 4)")
-    p.add_argument("--parts", default="measure,bound", help="measure, bound, coupling (default measure,bound)")
+    p.add_argument("--parts", default="measure,bound,kill",
+                   help="measure, bound, kill, coupling (default measure,bound,kill)")
     p.add_argument("--coupling", action="store_true", help="also run the coupling experiment")
     p.add_argument("--coupling-problem", dest="coupling_problem", default="quadratic")
     p.add_argument("--coupling-param", dest="coupling_param", action="append", default=[], metavar="KEY=VALUE",

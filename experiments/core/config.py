@@ -235,11 +235,15 @@ def _check_worst_param(cfg, fam):
 
 def load_toml(path) -> dict:
     """Read a TOML config file into a dict of overrides (validated later by :func:`validate`)."""
+    import os
+    from gluon_mvr.configs import shipped_names, shipped_path
+    if not os.path.exists(path) and shipped_path(path) is not None:
+        path = shipped_path(path)          # a shipped setting by name (configs/NAME.toml)
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config: file not found: {path}") from None
+        raise ConfigError(f"config: file not found: {path} (shipped settings: {', '.join(shipped_names())})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config: {path} is not valid TOML ({exc})") from None
     return data

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy
 
 from gluon_mvr.methods.presets import get_method
-from gluon_mvr.methods.schedules import horizon_schedule
+from gluon_mvr.theory.claims import get_claim
 from gluon_mvr.problems import get_problem
 
 from gluon_mvr.experiments.core.cells import cell_key, make_cell
@@ -43,14 +43,16 @@ def _schedule_dict(radius, one_minus_beta, q):
 
 
 def _searches_q(method):
-    """Whether the momentum searched is ``q`` (MVR-2/3) rather than ``1 - beta``."""
-    return get_method(method).schedule_family in ("mvr2", "mvr3")
+    """Whether the momentum searched is ``q`` (a claim whose mixing decays in ``q``: MVR-2/3)
+    rather than ``1 - beta``."""
+    claim = get_method(method).schedule_family
+    return claim is not None and get_claim(claim).mixing == "q"
 
 
 def _theory_schedule(cfg, method, K, problem):
     """The horizon-K schedule of the theory, around which the search looks."""
-    return horizon_schedule(get_method(method).schedule_family, K, problem.constants.L1, cfg.radius_scale,
-                            cfg.momentum_scale, cfg.beta)
+    return get_method(method).with_schedule_scales(cfg.radius_scale, cfg.momentum_scale,
+                                                   cfg.beta).build_schedule(K, problem)
 
 
 def tuned_cell(cfg, method: str, K: int, radius_factor: float, momentum: float, seeds, base=None):
@@ -163,6 +165,7 @@ def tune(cfg, store, span: int = 2, search_seeds: int = 4, progress=None):
         out.append({"method": m, "slope": fit.slope, "ci": list(fit.ci), "theory": th,
                     "verdict": None if th is None else verdict(fit, th, cfg.tolerance),
                     "horizons": list(cfg.horizons), "G": [p["G"] for p in per_K], "best": per_K,
+                    "G_seeds": [list(map(float, g)) for g in finals],
                     "radius_exponent": r_slope, "momentum_exponent": m_slope, "fit": fit.as_dict()})
     return out
 

@@ -22,7 +22,7 @@ import math
 
 import numpy
 
-from gluon_mvr.methods.inexact import ControlledErrorLMO
+from gluon_mvr.methods.inexact import ControlledErrorLMO, RotationErrorLMO
 from gluon_mvr.methods.presets import build_norm
 
 from gluon_mvr.experiments.studies.lmo.momenta import DeltaTracker, build_family, layer_norm_names, theory_schedule
@@ -36,7 +36,9 @@ DEFAULT_LMOS = (("exact", "exact", 0), ("ns-jordan", "ns", 2), ("ns-jordan", "ns
 
 def lmo_builder(label: str, kind: str, option, ns_dtype=None, seed: int = 0):
     """``norm_name -> Norm`` for an LMO spec (``kind`` ``exact``, ``ns`` (option = steps) or
-    ``controlled`` (option = delta; label ``controlled-<mode>``))."""
+    ``controlled`` (option = delta; label ``controlled-<mode>``) or ``rotation`` (option = delta:
+    :class:`methods.inexact.RotationErrorLMO`, gain exactly ``1 - delta``, direction error only;
+    label ``rotation-stretch``: its ``stretch=True`` variant, norm ``1 + delta`` as well))."""
     if kind == "exact":
         return build_norm
     if kind == "ns":
@@ -49,7 +51,14 @@ def lmo_builder(label: str, kind: str, option, ns_dtype=None, seed: int = 0):
                 return build_norm(n)
             return ControlledErrorLMO(base=n, delta=float(option), mode=mode, seed=seed)
         return build
-    raise ValueError(f"unknown LMO kind {kind!r}; allowed: exact, ns, controlled")
+    if kind == "rotation":
+
+        def build_rot(n):
+            if n not in ("spectral", "scaled-spectral"):
+                return build_norm(n)
+            return RotationErrorLMO(base=n, delta=float(option), seed=seed, stretch=label == "rotation-stretch")
+        return build_rot
+    raise ValueError(f"unknown LMO kind {kind!r}; allowed: exact, ns, controlled, rotation")
 
 
 def lmo_name(label, kind, option) -> str:

@@ -28,8 +28,9 @@ Newton–Schulz feeds :math:`u_j/c` to the polynomial, :math:`c=1.01` for Polar 
           \delta_{\rm align}^{\rm worst}=\sup_u(1-\varphi_T(u/c))_+,\quad
           \delta_{\rm over}^{\rm worst}=\sup_u(\varphi_T(u/c)-1)_+
 
-(alignment is an :math:`s`-weighted mean of :math:`1-\varphi_T`, so its supremum over spectra is the
-pointwise one), evaluated on a fine logarithmic grid with
+(the alignment supremum is pointwise: an upper bound that spectra of a given dimension do not attain
+in general, since :math:`\sum_ju_j^2=1`; :mod:`experiments.studies.lmo.attainable` computes the
+attainable one, which the table reports), evaluated on a fine logarithmic grid with
 :func:`methods.inexact.singular_value_map` and confirmed on an actual matrix whose normalised
 spectrum contains the worst point (:func:`realise_worst_case`), in float64 and float32.
 """
@@ -163,17 +164,50 @@ def realise_worst_case(name: str, steps: int, ratio: float, u_star: float, shape
     return out
 
 
-def worst_case_table(names, steps_list, ratios=RATIOS, n_grid: int = GRID_POINTS, progress=None) -> list:
-    """One row per (approximation, steps, ratio): grid worst case and its matrix confirmation."""
+#: dimension of the worst-case spectra (the realised matrices are 48 x 32)
+WORST_DIM = 32
+
+
+def worst_case_table(names, steps_list, ratios=RATIOS, n_grid: int = GRID_POINTS, progress=None,
+                     dim: int = WORST_DIM) -> list:
+    r"""One row per (approximation, steps, ratio): worst cases over normalised spectra of ``dim``
+    values in ``[ratio, 1]`` and their confirmation on actual matrices.
+
+    ``spectral`` / ``overshoot``: pointwise suprema over the completable values (attained:
+    :func:`experiments.studies.lmo.attainable.attainable_max_measures`); ``alignment``: the
+    attainable worst case over unit-Frobenius spectra of dimension ``dim``
+    (:func:`experiments.studies.lmo.attainable.attainable_alignment`, attained by
+    ``alignment_spectrum``); ``alignment_pointwise``: the pointwise supremum of
+    :func:`worst_case`, an upper bound that a spectrum of ``dim`` values does not attain in
+    general.  ``matrix``: the spectral-error check of :func:`realise_worst_case`, plus
+    ``alignment_float64`` / ``alignment_float32`` measured on a matrix with ``alignment_spectrum``.
+    Ratios are visited from the largest down, each optimum a start for the next (monotone).
+    """
+    from gluon_mvr.experiments.studies.lmo.attainable import (attainable_alignment, attainable_max_measures,
+                                                              realise_spectrum)
     rows = []
     for name in names:
         for T in steps_list:
-            for r in ratios:
+            prev = []
+            for r in sorted(ratios, reverse=True):
                 wc = worst_case(name, T, r, n_grid)
+                mx = attainable_max_measures(name, T, r, dim, n_grid)
+                al = attainable_alignment(name, T, r, dim, starts=prev)
+                prev = [al["spectrum"]]
                 real = realise_worst_case(name, T, r, wc["u_worst"])
-                rows.append({"approximation": name, "steps": int(T), "ratio": float(r), **wc, "matrix": real})
+                ra = realise_spectrum(name, T, al["spectrum"], shape=(max(48, dim + 16), max(32, dim)))
+                real["alignment_float64"] = ra["float64"]["alignment"]
+                real["alignment_float32"] = ra["float32"]["alignment"]
+                rows.append({"approximation": name, "steps": int(T), "ratio": float(r), "dim": int(dim),
+                             "spectral": mx["spectral"], "overshoot": mx["overshoot"],
+                             "alignment": al["alignment"], "alignment_spectrum": al["spectrum"],
+                             "alignment_pointwise": wc["alignment"], "spectral_pointwise": wc["spectral"],
+                             "u_worst": wc["u_worst"], "matrix": real})
                 if progress:
                     progress(1)
+    order = {float(r): k for k, r in enumerate(ratios)}
+    rows.sort(key=lambda row: (list(names).index(row["approximation"]), list(steps_list).index(row["steps"]),
+                               order.get(row["ratio"], 0)))
     return rows
 
 

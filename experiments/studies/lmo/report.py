@@ -39,20 +39,26 @@ def _f(v, w=7, p=3):
 
 def format_worst_case(rows) -> str:
     ratios = sorted({r["ratio"] for r in rows}, reverse=True)
+    dim = rows[0].get("dim", "?") if rows else "?"
     head = f"{'approximation':<14}{'T':>3} " + "".join(f"{'r=' + format(r, 'g'):>9}" for r in ratios) \
-        + "   " + "".join(f"{'al/ov r=' + format(r, 'g'):>17}" for r in ratios) + f"{'matrix dev':>12}{'f32 dev':>9}"
-    lines = ["(a) worst case over normalised spectra u in [r, 1]: spectral error max|phi_T(u)-1| (grid), "
-             "alignment / overshoot, and the check on actual matrices (|measured - predicted|)", head,
-             "-" * len(head)]
+        + "   " + "".join(f"{'al/al_pw/ov r=' + format(r, 'g'):>22}" for r in ratios) \
+        + f"{'spec dev':>10}{'f32':>9}{'align dev':>10}"
+    lines = [f"(a) worst case over normalised spectra of {dim} values u_j in [r, 1], sum u_j^2 = 1: spectral "
+             "error max|phi_T(u)-1| (attained); al = alignment, attainable worst case (scipy search over the "
+             "simplex of squared singular values, attained by a realised matrix); al_pw = pointwise sup of the "
+             "alignment, an upper bound NOT attained in this dimension; ov = overshoot (attained); dev = "
+             "|measured on an actual matrix - table|", head, "-" * len(head)]
     keys = list(dict.fromkeys((r["approximation"], r["steps"]) for r in rows))
     by = {(r["approximation"], r["steps"], r["ratio"]): r for r in rows}
     for a, T in keys:
         cells = [by[a, T, r] for r in ratios if (a, T, r) in by]
         dev = max(abs(c["matrix"]["float64"]["spectral"] - c["matrix"]["predicted"]) for c in cells)
         dev32 = max(abs(c["matrix"]["float32"]["spectral"] - c["matrix"]["predicted"]) for c in cells)
+        adev = max(abs(c["matrix"].get("alignment_float64", numpy.nan) - c["alignment"]) for c in cells)
         lines.append(f"{a:<14}{T:>3} " + "".join(f"{c['spectral']:>9.4f}" for c in cells) + "   "
-                     + "".join(f"{c['alignment']:>9.3f}/{c['overshoot']:<7.3f}" for c in cells)
-                     + f"{dev:>12.1e}{dev32:>9.1e}")
+                     + "".join(f"{c['alignment']:>8.3f}/{c.get('alignment_pointwise', numpy.nan):.3f}/"
+                               f"{c['overshoot']:<7.3f}" for c in cells)
+                     + f"{dev:>10.1e}{dev32:>9.1e}{adev:>10.1e}")
     return "\n".join(lines)
 
 
@@ -118,37 +124,65 @@ def _g(v, p=4):
     return "-" if v is None else f"{v:.{p}g}"
 
 
+def _ci_str(ci, w=5, p=3):
+    if not ci:
+        return f"[{'-':>{w}},{'-':>{w}}]"
+    return f"[{ci[0]:>{w}.{p}f},{ci[1]:>{w}.{p}f}]"
+
+
 def format_coupling(rep) -> str:
     lines = [f"(d) coupling on '{rep['problem']}' {rep['params']}, Gluon, K={rep['K']}, {len(rep['seeds'])} seeds; "
              f"grid t = t_H x [{rep['t_grid'][0] / rep['t_ref']:.3g}..{rep['t_grid'][-1] / rep['t_ref']:.3g}] "
              f"({len(rep['t_grid'])} pts), 1-beta in {[round(v, 4) for v in rep['h_grid']]}; "
              f"t_H = {rep['t_ref']:.4g}, h_H = {rep['h_ref']:.4g}",
-             "    t_best: best radius at the exact level's best 1-beta; h_best: best 1-beta at its best radius "
-             "(parabolic refinement, 'E' = grid edge); shifts relative to the exact LMO, 95% paired seed bootstrap;",
-             "    'bound' = shift of the minimiser of the full theory bound [R] along the same profile; G/G0, B/B0: "
-             "measured G_K and bound at the horizon-K cell (t_H, h_H) relative to the exact LMO; G/B = tightness there"]
-    head = (f"{'lmo':<28} {'delta':>6} {'t_best':>9} {'shift':>6} {'95% CI':>13} {'(1+d)^-1/4':>10} {'1/(1+d)':>8} "
-            f"{'bound':>6} {'h_best':>8} {'shift':>6} {'95% CI':>13} {'(1+d)^1/2':>9} {'bound':>6} {'G/G0':>6} {'B/B0':>6} "
-            f"{'G/B':>7}")
+             "    levels ordered by the MEASURED delta_eff = max(alignment, overshoot, 0) at the best cell (max over "
+             "iterations, seeds, layers); best = log-centre of the cells within ~"
+             f"{100 * rep.get('tau', 0.05):.0f}% of the best G_K;",
+             "    gain = <M, -lmo~(M)>/||M||_* (mean there), eff. step x = radius x gain; shifts relative to the exact "
+             "LMO with 95% paired seed-bootstrap intervals;",
+             f"    verdict: 'direction effect' when the interval of the effective-step or 1-beta shift lies outside "
+             f"[1/{1 + rep['tol']:.2f}, {1 + rep['tol']:.2f}], else 'rescaling only' (the radius shift is what the "
+             f"gain forces); theory [R]: radius x (1+d)^-1/4, 1-beta x (1+d)^1/2"]
+    head = (f"{'lmo':<27} {'delta':>5} {'radius':>8} {'shift':>6} {'95% CI':>13} {'gain':>6} {'95% CI':>13} "
+            f"{'eff.step':>8} {'shift':>6} {'95% CI':>13} {'1-beta':>7} {'shift':>6} {'95% CI':>13} "
+            f"{'th.r':>5} {'th.h':>5}  verdict")
     lines += [head, "-" * len(head)]
     for r in rep["levels"]:
-        tci = r.get("t_shift_ci") or [numpy.nan, numpy.nan]
-        hci = r.get("h_shift_ci") or [numpy.nan, numpy.nan]
+        edge = "E" if (r.get("t_edge") or r.get("h_edge")) else " "
         lines.append(
-            f"{r['lmo']:<28} {r['delta']:>6.3f} {r['best_t_at_ref_h']:>8.4g}{'E' if r['t_edge'] else ' '} "
-            f"{r['measured_t_shift']:>6.3f} [{tci[0]:>5.2f},{tci[1]:>5.2f}] {r['theory_t_shift']:>10.3f} "
-            f"{r['theory_t_shift_det']:>8.3f} {_f(r.get('bound_t_shift'), 6)} "
-            f"{r['best_h_at_ref_t']:>7.4g}{'E' if r['h_edge'] else ' '} {r['measured_h_shift']:>6.3f} "
-            f"[{hci[0]:>5.2f},{hci[1]:>5.2f}] {r['theory_h_shift']:>9.3f} {_f(r.get('bound_h_shift'), 6)} "
-            f"{r['G_ratio_ref']:>6.3f} "
-            f"{_f(r['bound_ratio_ref'], 6)} {_f(r['tightness_ref'], 7, 4)}")
-    lines.append("direction (theory: larger delta -> smaller radius, larger 1-beta); rank correlation with delta "
-                 "within each series, and the shift at the largest delta:")
-    for d in rep["directions"]:
-        lines.append(f"  {d['series']:<24} t: corr {_f(d['rank_corr_delta_t'], 5, 2)} "
-                     f"({'holds' if d['t_direction_holds'] else 'REVERSED/flat'}; at delta={d['max_delta']:.2f}: "
-                     f"x{d['t_shift_at_max_delta']:.3f}, {d['t_significant']}; theory x{d['theory_t_shift_at_max_delta']:.3f})"
-                     f"   1-beta: corr {_f(d['rank_corr_delta_h'], 5, 2)} "
-                     f"({'holds' if d['h_direction_holds'] else 'REVERSED/flat'}; x{d['h_shift_at_max_delta']:.3f}, "
-                     f"{d['h_significant']}; theory x{d['theory_h_shift_at_max_delta']:.3f})")
+            f"{r['lmo']:<27} {r['delta_eff']:>5.3f} {r['best_t']:>8.4g} {r['t_shift']:>6.3f} "
+            f"{_ci_str(r['t_shift_ci'])} "
+            f"{r['gain']:>6.3f} {_ci_str(r['gain_ci'])} {r['best_x']:>8.4g} {r['x_shift']:>6.3f} "
+            f"{_ci_str(r['x_shift_ci'])} {r['best_h']:>7.4g} {r['h_shift']:>6.3f} {_ci_str(r['h_shift_ci'])} "
+            f"{r['theory_t_shift']:>5.3f} {r['theory_h_shift']:>5.3f} {edge}{r['verdict']}"
+            + (f" ({r['verdict_detail']})" if r["verdict"] == "direction effect" else ""))
+    ctl = rep.get("controls_rescaling_only")
+    if ctl is not None:
+        lines.append("rescaling controls ((1-delta) lmo, (1+delta) lmo): "
+                     + ("all 'rescaling only', as they must be" if ctl else
+                        "!! NOT all 'rescaling only': the effective-step estimate is not resolving what it claims"))
+    return "\n".join(lines)
+
+
+def format_kill(rows, eff_rows) -> str:
+    lines = ["(e) the instance where delta matters [R]: Gluon, 1-beta = 1, deterministic quadratic (one 8x8 "
+             "spectral layer), stretched rotation oracle (gain 1-delta, step norm 1+delta): the descent lemma "
+             "is an equality, G_K moves with delta at a fixed effective step (1-delta) t:"]
+    oracles = list(dict.fromkeys(r["oracle"] for r in eff_rows))
+    deltas = list(dict.fromkeys(r["delta"] for r in eff_rows))
+    by = {(r["oracle"], r["delta"]): r for r in eff_rows}
+    lines.append(f"    {'G_K / G_K(exact), same eff. step':<34}"
+                 + "".join(f"{'d=' + format(d, 'g'):>8}" for d in deltas))
+    for o in oracles:
+        lines.append(f"    {o:<34}" + "".join(f"{by[o, d]['G_ratio']:>8.3f}" for d in deltas))
+    lines.append("    kill search over delta x radius x K (measured / bound; > 1 kills; points whose measured "
+                 "delta_eff exceeds the declared one excluded):")
+    for r in rows:
+        status = ("KILLED" if r["killed"] else "survives")
+        want = "must be killed" if r["mutant"] else "must survive"
+        ok = r["killed"] == r["mutant"]
+        where = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                          for k, v in (r["where"] or {}).items())
+        lines.append(f"    {r['bound']:<22} worst ratio {r['worst_ratio']:>8.4g} at {where:<34} {status:<9} "
+                     f"({want}{'' if ok else ' -- !! CHECK FAILED'}) [{r['n_applicable']}/{r['n_points']} points]")
     return "\n".join(lines)
