@@ -124,3 +124,14 @@ def test_real_run_outside_pair_radius_is_not_counted():
     by_K = {r["K"]: r for r in rows}
     assert by_K[10]["hypotheses"].startswith("outside: step") and not by_K[10]["counted"]
     assert by_K[32]["hypotheses"] == "inside" and by_K[32]["counted"]
+
+
+def test_bad_json_path_and_ctrl_c(capsys, tmp_path, monkeypatch):
+    rc, out, err = _cli(capsys, "--json", str(tmp_path / "no" / "such.json"), "--no-progress")
+    assert rc == 2 and err.startswith("gluon-mvr theory stress: error: --json:") and err.count("\n") == 1
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ST, "stress", interrupted)
+    rc, out, err = _cli(capsys, "--no-progress", "--store", str(tmp_path / "s.sqlite"))
+    assert rc == 130 and err.count("\n") == 1 and "interrupted" in err and out == ""

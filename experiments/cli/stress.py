@@ -30,6 +30,11 @@ def _run(args) -> int:
         seeds = _positive_int("--seeds", args.seeds)
         if seeds < 2:
             raise ValueError(f"--seeds: expected an integer >= 2 (the rate check's intervals need two); got {args.seeds!r}")
+        if args.json not in (None, "-"):
+            import os
+            d = os.path.dirname(os.path.abspath(args.json))
+            if not os.path.isdir(d):
+                raise ValueError(f"--json: directory {d!r} does not exist; give a writable path or '-'")
     except ValueError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
