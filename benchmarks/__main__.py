@@ -12,7 +12,7 @@ from .suite import format_environment, format_row, header, run_suite, write_json
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--json", metavar="PATH", help="write every figure, its target and pass/fail as JSON")
     ap.add_argument("--quick", action="store_true", help="smaller sizes, no rate check (about a minute)")
     ap.add_argument("--only", default="", help="comma-separated benchmark numbers (1-6) to run")

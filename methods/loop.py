@@ -83,10 +83,10 @@ class Trajectory:
     wall_time: float
     total_oracle_calls: int = 0
     params: list | None = field(default=None, repr=False)
+    # region_usage: per seed max_k max_i ||X_i^k - C_i||_F / R_i over every iterate k = 0..K for a
+    # problem whose constants hold only in balls (Problem.hypotheses_region); above 1 means the run
+    # left the region where its bound's hypotheses hold.  None otherwise.
     region_usage: numpy.ndarray | None = None
-    """Per seed :math:`\max_k\max_i \|X_i^k - C_i\|_F/R_i` over every iterate ``k = 0..K``
-    for a problem whose constants hold only in balls (:meth:`Problem.hypotheses_region`); above 1
-    means the run left the region where its bound's hypotheses hold.  ``None`` otherwise."""
 
     @property
     def stationarity(self):

@@ -13,6 +13,7 @@ second ``figs`` run reads everything from the store and recomputes nothing.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -59,9 +60,10 @@ class Settings:
 FULL = Settings(
     name="full",
     executor="processes",
-    rate={"problem": "quadratic", "horizons": [100, 316, 1000, 3162], "seeds": 8,
+    # the README's table (`gluon-mvr rate-check` defaults: K up to 10^4, 16 seeds): same cells
+    rate={"problem": "quadratic", "horizons": [100, 316, 1000, 3162, 10000], "seeds": 16,
           "methods": ["gluon", "mvr1", "mvr2", "mvr3"], "noise_share": False, "tail": 3},
-    convergence_horizons=(316, 1000, 3162),
+    convergence_horizons=(316, 1000, 10000),
     tuned={"problem": "quadratic", "horizons": [100, 316, 1000], "seeds": 4, "methods": ["gluon", "mvr1"],
            "noise_share": False, "tail": 3, "tuned": True},
     tuned_span=2, tuned_search_seeds=4,
@@ -115,7 +117,8 @@ SETTINGS = {"full": FULL, "quick": QUICK}
 class Context:
     """The store, the output folder and the settings of one ``figs`` run (with memoised loads)."""
 
-    def __init__(self, store_path, out_dir, settings: Settings, log=None):
+    def __init__(self, store_path, out_dir, settings: Settings, log=None, progress: bool = False):
+        self.progress = progress
         self.store_path = str(store_path)
         self.store = ResultStore(self.store_path)
         self.out_dir = str(out_dir)
@@ -129,6 +132,21 @@ class Context:
         raw = {"executor": self.settings.executor, "bootstrap": self.settings.bootstrap, "controls": "off", **overrides,
                "store": self.store_path}
         return validate(raw)
+
+    @contextlib.contextmanager
+    def bar(self, desc, total=None):
+        """A per-cell progress callback (a tqdm bar on stderr when :attr:`progress`), or None."""
+        if not self.progress:
+            yield None
+            return
+        import sys
+
+        from tqdm import tqdm
+        bar = tqdm(total=total, desc=desc, unit="cell", file=sys.stderr, leave=False)
+        try:
+            yield bar.update
+        finally:
+            bar.close()
 
     def memo(self, key, fn):
         if key not in self._memo:
@@ -160,7 +178,9 @@ def rate_data(ctx: Context, overrides: dict) -> RateData:
         cfg = ctx.config(overrides)
         ctx.log(f"rate check: {cfg.problem} ({cfg.criterion}), methods {','.join(cfg.methods)}, "
                 f"K {list(cfg.horizons)}, {cfg.seeds} seeds")
-        reports = rate_check(cfg).reports
+        total = len(cfg.methods) * (len(cfg.horizons) + (1 if cfg.noise_share else 0))
+        with ctx.bar(f"rate cells ({cfg.problem})", total) as progress:
+            reports = rate_check(cfg, progress=progress).reports
         # (method, K, instance) -> (method, K): the figures use no worst-case search
         grid = {(m, K): cell for (m, K, v), cell in rate_check_cells(cfg)[0].items() if v is None}
         got = ctx.store.get_many(k for k, _ in grid.values())
@@ -186,7 +206,10 @@ def tuned_data(ctx: Context) -> TunedData:
         cfg = ctx.config(s.tuned)
         ctx.log(f"tuned search: {cfg.problem}, methods {','.join(cfg.methods)}, K {list(cfg.horizons)}, "
                 f"{cfg.seeds} seeds (span {s.tuned_span} decades)")
-        results = tune(cfg, ctx.store, span=s.tuned_span, search_seeds=s.tuned_search_seeds)
+        # the search decides how many cells it evaluates: a bar without a total
+        with ctx.bar("tuned search", None) as progress:
+            results = tune(cfg, ctx.store, span=s.tuned_span, search_seeds=s.tuned_search_seeds,
+                           progress=progress)
         seeds = list(range(cfg.seeds))
         cells, keys = {}, {}
         for r in results:
@@ -238,3 +261,21 @@ def bootstrap_mean_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int
     a = (1 - level) / 2
     lo, hi = numpy.quantile(means, [a, 1 - a])
     return float(v.mean()), float(lo), float(hi)
+
+
+def bootstrap_ratio_ci(values, reference, n_boot: int = 2000, level: float = 0.95, seed: int = 0):
+    """Ratio of seed means ``mean(values) / mean(reference)`` and its paired percentile bootstrap
+    interval (the same seeds are resampled in both: the cells share their seeds); seeds where
+    either is NaN are dropped."""
+    v, r = numpy.asarray(values, dtype=float), numpy.asarray(reference, dtype=float)
+    ok = numpy.isfinite(v) & numpy.isfinite(r)
+    v, r = v[ok], r[ok]
+    if v.size == 0 or r.mean() == 0:
+        return numpy.nan, numpy.nan, numpy.nan
+    rng = numpy.random.default_rng(seed)
+    idx = rng.integers(0, v.size, size=(n_boot, v.size))
+    ratios = v[idx].mean(axis=1) / r[idx].mean(axis=1)
+    a = (1 - level) / 2
+    lo, hi = numpy.quantile(ratios, [a, 1 - a])
+    return float(v.mean() / r.mean()), float(lo), float(hi)
+

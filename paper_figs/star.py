@@ -16,7 +16,7 @@ from gluon_mvr.methods.presets import get_method
 
 from gluon_mvr.paper_figs import style
 from gluon_mvr.paper_figs.data import rate_data
-from gluon_mvr.paper_figs.rates import REF_OFFSET, fit_line, points
+from gluon_mvr.paper_figs.rates import REF_OFFSET, errorbars, fit_line, points
 
 
 def log_power(method):
@@ -36,11 +36,10 @@ def build(ctx):
     fig, ax = style.figure(style.SINGLE, 3.0)
     handles, fits, theory = [], {}, {}
     Kd = numpy.geomspace(min(cfg.horizons), max(cfg.horizons), 30)
-    for j, m in enumerate(cfg.methods):
+    for m in cfg.methods:
         c, mk = style.method_color(m), style.method_marker(m)
         p = pts[m]
-        ax.errorbar(style.dodge(p["K"], j, len(cfg.methods)), p["mean"], yerr=[p["mean"] - p["lo"], p["hi"] - p["mean"]], fmt=mk, color=c,
-                    capsize=2, elinewidth=0.8, zorder=3)
+        errorbars(ax, p["K"], p, c, mk)          # at their own K, bars visible (hollow markers)
         r = rd.report(m)
         lp = log_power(m)
         K, y = fit_line(r.fit.slope, r.fit.intercept, r.fit.horizons, lp)
@@ -52,7 +51,7 @@ def build(ctx):
             ax.plot(Kd, ty, ":", color=c, linewidth=1.1, zorder=1)
             theory[m] = (Kd, ty)
         th = "" if r.theory is None else f" (theory {r.theory:.2f})"
-        handles.append(Line2D([], [], color=c, marker=mk, label=f"{style.method_label(m)}: "
+        handles.append(Line2D([], [], color=c, marker=mk, markerfacecolor="none", label=f"{style.method_label(m)}: "
                               f"{r.fit.slope:.2f} [{r.fit.ci[0]:.2f}, {r.fit.ci[1]:.2f}]{th}"))
     handles.append(Line2D([], [], color=style.REFERENCE, linestyle=":",
                           label=r"theory $(\ln K/K)^{1/3}$ momentum, $(\ln K/K)^{1/2}$ MVR"))

@@ -103,13 +103,32 @@ def figure(width=SINGLE, height=2.3, **kw):
     return plt.subplots(figsize=(width, height), **kw)
 
 
+#: provenance written into every saved figure's metadata (set by :func:`paper_figs.build.build_all`
+#: per figure: config hash, package version, code fingerprint, git commit, figure name)
+PROVENANCE: dict = {}
+
+
+def metadata(ext):
+    """File metadata carrying :data:`PROVENANCE`: PNG text chunks (one per key, plus the whole
+    block as JSON under ``gluon-mvr``), PDF Info entries (Subject and Keywords)."""
+    import json
+    prov = {k: ("" if v is None else str(v)) for k, v in PROVENANCE.items()}
+    text = json.dumps(prov, sort_keys=True)
+    if ext == "png":
+        return {"Software": f"gluon-mvr {prov.get('package_version', '')}".strip(), "gluon-mvr": text,
+                **{f"gluon-mvr {k}": v for k, v in prov.items()}}
+    return {"Creator": f"gluon-mvr {prov.get('package_version', '')}".strip(), "Subject": text,
+            "Keywords": " ".join(f"{k}={v}" for k, v in sorted(prov.items()))}
+
+
 def save(fig, out_dir, name, dpi=250):
-    """Write ``name.png`` and ``name.pdf`` (vector) into ``out_dir``; returns both paths."""
+    """Write ``name.png`` and ``name.pdf`` (vector) into ``out_dir`` with the provenance
+    metadata (:func:`metadata`); returns both paths."""
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for ext in ("png", "pdf"):
         p = os.path.join(out_dir, f"{name}.{ext}")
-        fig.savefig(p, dpi=dpi if ext == "png" else None)
+        fig.savefig(p, dpi=dpi if ext == "png" else None, metadata=metadata(ext))
         paths.append(p)
     plt.close(fig)
     return paths
@@ -156,4 +175,20 @@ def log_ticks(ax, axis="both"):
         elif span < 2.3:
             a.set_minor_formatter(_minor((3,)))
         else:
-            a.set_minor_formatter(NullFormatter())
+            a.set_minor_formatter(_below_first_major(lo, hi))
+
+
+def _below_first_major(lo, hi):
+    """Minor labels (2, 5 x 10^e) only under the lowest major tick, when that partial decade is
+    at least a factor 2 tall: otherwise a many-decade axis whose data start just below a power
+    of ten (0.3 to 30, say) shows no label under its lowest major tick."""
+    if not (lo > 0 and hi > lo):
+        return NullFormatter()
+    first = 10 ** math.ceil(math.log10(lo) - 1e-9)
+    if first / lo < 2:
+        return NullFormatter()
+    keep = _minor((2, 5))
+
+    def fmt(v, pos=None):
+        return keep(v, pos) if lo <= v < first else ""
+    return FuncFormatter(fmt)

@@ -82,11 +82,22 @@ def test_gpu_speedup_code_path_on_the_fake_device(monkeypatch):
     assert len(horizons) == len(MODES) and {} in horizons      # full mode: the defaults
     fake = make_fake_cupy()
     monkeypatch.setattr(backend, "_cupy", lambda: fake)
+    # a model clock instead of the wall clock (toy runs can time 0.0 s and made the ratio NaN):
+    # a run of K iterations "takes" 1 + 3K ms on the CPU and 5 + K ms on the device, so the
+    # per-iteration difference quotient must give exactly 3 ms, 1 ms and a speed-up of 3
+    import benchmarks.gpu_speedup as bench
+    real = bench._timed
+
+    def timed(problem, method, K, S, device, dtype):
+        _, traj = real(problem, method, K, S, device, dtype)
+        return ((1e-3 + 3e-3 * K) if device == "cpu" else (5e-3 + 1e-3 * K)), traj
+    monkeypatch.setattr(bench, "_timed", timed)
     for h in horizons:
         speed, parity = gpu_speedup(layers=2, dim=4, S=2, **h)
         assert parity.value == 0.0 and parity.passed is True and parity.detail["K"] >= 2
-        assert numpy.isfinite(speed.value) and speed.value > 0
-        assert speed.detail["cpu_s_per_iter"] > 0 and speed.detail["gpu_s_per_iter"] > 0
+        assert speed.value == pytest.approx(3.0, rel=1e-9)
+        assert speed.detail["cpu_s_per_iter"] == pytest.approx(3e-3, rel=1e-9)
+        assert speed.detail["gpu_s_per_iter"] == pytest.approx(1e-3, rel=1e-9)
 
 
 @pytest.mark.parametrize("returncode,broken", [(0, False), (1, False), (2, True), (-9, True)])

@@ -57,9 +57,16 @@ def test_rate_check_tiny_end_to_end(tmp_path, capsys):
     for r in doc["results"]:
         assert {"method", "slope", "ci", "theory", "verdict", "horizons", "G"} <= set(r)
         assert r["horizons"] == [20, 40, 80] and len(r["G"]) == 3 and all(g > 0 for g in r["G"])
+        # what the CLI promises: the slope is the least-squares slope of log(seed-mean G_K) on
+        # log K over the tail, and the verdict follows from it, its interval and the tolerance
         lo, hi = r["ci"]
-        assert lo <= hi and -2.0 < r["slope"] < 1.0
-        assert r["verdict"] in VERDICTS
+        tail, tol = doc["config"]["tail"], doc["config"]["tolerance"]
+        K, G = numpy.log(r["horizons"][-tail:]), numpy.log(r["G"][-tail:])
+        assert r["diverged"] == 0 and r["slope"] == pytest.approx(numpy.polyfit(K, G, 1)[0], rel=1e-9)
+        s, th = r["slope"], r["theory"]
+        assert lo <= hi and r["rate_verdict"] == ("match" if abs(s - th) <= tol or lo <= th <= hi
+                                                  else "faster" if s < th else "slower")
+        assert r["verdict"] in VERDICTS and r["verdict"].startswith(r["rate_verdict"])
     assert doc["results"][0]["theory"] == pytest.approx(-0.25)
     assert all(r["theory"] == pytest.approx(-1 / 3) for r in doc["results"][1:])
     assert code == (1 if any(r["verdict"] == "slower" for r in doc["results"])

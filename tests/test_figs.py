@@ -9,12 +9,26 @@ from gluon_mvr.paper_figs.build import FIGURES, build_all
 from gluon_mvr.paper_figs.data import QUICK
 
 
+#: figure file name -> the matplotlib Figure that was saved (filled by the ``built`` fixture)
+FIGS = {}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
+    from gluon_mvr.paper_figs import style
     root = tmp_path_factory.mktemp("figs")
     store = root / "store.sqlite"
     out = root / "out"
-    res = build_all(out, store, quick=True)
+    real = style.save
+
+    def save(fig, out_dir, name, dpi=250):
+        FIGS[name] = fig                      # save() closes it; its artists stay inspectable
+        return real(fig, out_dir, name, dpi)
+    style.save = save
+    try:
+        res = build_all(out, store, quick=True)
+    finally:
+        style.save = real
     return res, ResultStore(store), out
 
 
@@ -171,3 +185,80 @@ def test_cli(built, tmp_path, capsys):
     assert main(["figs", "--quick", "--quiet", "--only", "star", "--store", store.path,
                  "--out", str(tmp_path)]) == 0
     assert (tmp_path / "fig3_star_gap.pdf").exists()
+
+
+def test_every_figure_file_carries_its_provenance(built):
+    """PNG text chunks and the PDF Info dictionary name the config hash, package version and
+    code fingerprint (control: a figure saved without provenance has none)."""
+    from PIL import Image
+
+    from gluon_mvr.experiments.core.provenance import code_fingerprint, package_version
+    from gluon_mvr.paper_figs import style
+    from gluon_mvr.paper_figs.build import config_hash
+    res, _, out = built
+    want = {"config_hash": config_hash(QUICK), "package_version": package_version(),
+            "code_fingerprint": code_fingerprint()}
+    for name, r in res.items():
+        png, pdf = r["paths"]
+        info = Image.open(png).text
+        for k, v in want.items():
+            assert info[f"gluon-mvr {k}"] == v, (name, k)
+        assert info["gluon-mvr figure"] == name
+        raw = open(pdf, "rb").read()
+        for k, v in want.items():
+            assert f"{k}={v}".encode() in raw, (name, k)
+    saved = dict(style.PROVENANCE)
+    try:
+        style.PROVENANCE.clear()
+        fig, _ = style.figure()
+        png, _pdf = style.save(fig, out / "control", "bare")
+        assert "gluon-mvr code_fingerprint" not in Image.open(png).text
+    finally:
+        style.PROVENANCE.update(saved)
+
+
+def test_rates_markers_sit_on_their_horizons_and_ratio_panel_is_paired(built):
+    """Fig 2: every marker at its own K (control: the old dodge moved them off), and the ratio
+    panel's points are mean(method)/mean(reference) of the stored seeds."""
+    from gluon_mvr.paper_figs import style
+    res = built[0]["rates"]
+    top = FIGS["fig2_rates"].axes[0]
+    Ks = set(map(float, QUICK.rate["horizons"]))
+    xs = [x for line in top.get_lines() if line.get_marker() not in (None, "None", "")
+          for x in line.get_xdata()]
+    assert xs and set(map(float, xs)) <= Ks
+    assert not set(map(float, style.dodge(sorted(Ks), 0, 2))) <= Ks        # control
+    rat = res["data"]["ratios_theory"]
+    assert set(rat) == {"gluon"}                                           # QUICK: gluon vs mvr1
+    rd = res["data"]["theory"]
+    numpy.testing.assert_allclose(rat["gluon"]["mean"], rd["gluon"]["mean"] / rd["mvr1"]["mean"], rtol=1e-12)
+    assert all(lo <= m <= hi for lo, m, hi in zip(rat["gluon"]["lo"], rat["gluon"]["mean"], rat["gluon"]["hi"]))
+
+
+def test_log_ticks_label_a_value_below_one_on_many_decade_axes():
+    """Fig 1's complaint: an axis from 0.3 to 30 had no label under 1 (control: NullFormatter)."""
+    from gluon_mvr.paper_figs import style
+    fig, ax = style.figure()
+    ax.set_yscale("log")
+    ax.set_ylim(0.25, 300)
+    style.log_ticks(ax)
+    fig.canvas.draw()
+    minor = ax.yaxis.get_minor_formatter()
+    labels = [minor(v) for v in (0.3, 0.5, 2.0, 20.0)]
+    assert labels[1] == "0.5" and labels[2] == "" and labels[3] == ""      # only under the first major
+    ax.set_ylim(0.9, 300)                                                  # nothing to label under 1
+    style.log_ticks(ax)
+    assert ax.yaxis.get_minor_formatter()(0.95) == ""
+
+
+def test_bounds_panel_a_spans_its_data(built):
+    """Fig 6a: each axis spans its own data (within a factor 1.6 each side), not a shared square."""
+    fig = FIGS["fig6_bounds"]
+    rows = built[0]["bounds"]["data"]["rows"]
+    a = fig.axes[0]
+    lo, hi = a.get_ylim()
+    assert lo == pytest.approx(min(r["measured"] for r in rows) / 1.6)
+    assert hi == pytest.approx(max(r["measured"] for r in rows) * 1.6)
+    lo, hi = a.get_xlim()
+    assert lo == pytest.approx(min(r["bound"] for r in rows) / 1.6)
+    assert len(fig.axes) == 1 + len({(r["family"], r["criterion"]) for r in rows})    # small multiples

@@ -72,6 +72,8 @@ def _float(name, raw, low):
 
 def handler(args) -> int:
     """Run the subcommand; returns the exit code (0 ok, 1 violation, 2 bad input)."""
+    from gluon_mvr.experiments.cli.errors import check_output
+    check_output(args.json, "--json")          # before computing ('-' is stdout)
     try:
         if args.fit not in est.FITS:
             raise InputError(f"--fit: allowed values {', '.join(est.FITS)}; got {args.fit!r}")
@@ -105,6 +107,9 @@ def handler(args) -> int:
 
 
 def _emit(result: dict, json_path, printer):
+    if json_path:
+        from gluon_mvr.experiments.core.provenance import provenance
+        result = {**result, "provenance": provenance()}     # versions, code fingerprint, time
     if json_path == "-":
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -1,6 +1,7 @@
 """``gluon-mvr figs`` (also ``python -m gluon_mvr.paper_figs``): regenerate every figure from the store.
 
-Exit codes: 0 success; 2 bad input (one line naming the option).
+Exit codes: 0 success; 2 bad input or an unusable store or output folder (one line naming the
+option); 130 interrupted (the store keeps every finished cell).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def _add_arguments(p):
                         f"(default {DEFAULT_STORE})")
     p.add_argument("--quick", action="store_true", help="toy configuration (well under a minute), for tests")
     p.add_argument("--only", help=f"comma-separated subset of: {', '.join(FIGURES)}")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true",
+                   help="no progress lines or bars")
     p.set_defaults(func=_cmd)
 
 
@@ -40,9 +42,11 @@ def _cmd(args) -> int:
             print(f"gluon-mvr figs: error: --only: allowed values {', '.join(FIGURES)}; got {args.only!r}",
                   file=sys.stderr)
             return 2
+    from gluon_mvr.experiments.cli.errors import check_output
+    check_output(args.out, "--out", folder=True)      # before any computing
     t0 = time.perf_counter()
     log = None if args.quiet else (lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr))
-    res = build_all(args.out, args.store, quick=args.quick, only=only, log=log)
+    res = build_all(args.out, args.store, quick=args.quick, only=only, log=log, progress=not args.quiet)
     for name, r in res.items():
         print(f"{name:<12} {r['seconds']:6.1f}s  " + "  ".join(r["paths"]))
     print(f"total {time.perf_counter() - t0:.1f}s; store {args.store}")
@@ -56,4 +60,5 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
-    return args.func(args)
+    from gluon_mvr.experiments.cli.errors import run_command
+    return run_command("figs", args.func, args)

@@ -139,19 +139,25 @@ def _cmd(args) -> int:
     except BadInput as exc:
         print(f"gluon-mvr lmo-error: error: {exc}", file=sys.stderr)
         return 2
+    # issue #19: outputs and store checked before computing; '--json -' is stdout
+    from gluon_mvr.experiments.cli.errors import check_output, write_json
+    check_output(cfg["json"], "--json")
+    if cfg["store"]:
+        from gluon_mvr.experiments.core.store import ResultStore
+        if ResultStore(cfg["store"]).readonly:
+            raise BadInput(f"--store {cfg['store']}: read-only; give a writable store or --store ''")
     doc, failed = run(cfg, progress=not args.no_progress)
-    print(format_doc(doc))
+    text_out = sys.stderr if cfg["json"] == "-" else sys.stdout
+    print(format_doc(doc), file=text_out)
     doc = to_python(doc)
     if cfg["store"]:
         key = _store(doc, cfg["store"])
-        print(f"results stored in {os.path.abspath(cfg['store'])} (kind lmo-error, key {key[:12]})")
+        print(f"results stored in {os.path.abspath(cfg['store'])} (kind lmo-error, key {key[:12]})",
+              file=text_out)
     if cfg["json"]:
-        parent = os.path.dirname(os.path.abspath(cfg["json"]))
-        os.makedirs(parent, exist_ok=True)
-        with open(cfg["json"], "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1, allow_nan=False)
-            fh.write("\n")
-        print(f"report written to {cfg['json']}")
+        write_json(cfg["json"], doc, indent=1, allow_nan=False)
+        if cfg["json"] != "-":
+            print(f"report written to {cfg['json']}")
     if failed:
         print("lmo-error: FAILED (a bound violated, a known fact not reproduced, a wrong-delta mutant not killed "
               "or a rescaling control misread)", file=sys.stderr)
@@ -178,12 +184,15 @@ def register(subparsers):
     p.add_argument("--parts", default="measure,bound,kill",
                    help="measure, bound, kill, coupling (default measure,bound,kill)")
     p.add_argument("--coupling", action="store_true", help="also run the coupling experiment")
-    p.add_argument("--coupling-problem", dest="coupling_problem", default="quadratic")
+    p.add_argument("--coupling-problem", dest="coupling_problem", default="quadratic",
+                   help="problem family of the coupling runs (default quadratic; see `gluon-mvr problems`)")
     p.add_argument("--coupling-param", dest="coupling_param", action="append", default=[], metavar="KEY=VALUE",
                    help="problem parameter of the coupling problem (repeatable; default sigma=5)")
-    p.add_argument("--coupling-K", dest="coupling_K", default="400", help="horizon of the coupling runs")
-    p.add_argument("--coupling-seeds", dest="coupling_seeds", default="4", help="seeds per coupling cell")
-    p.add_argument("--json", metavar="PATH", help="write the machine-readable report here")
+    p.add_argument("--coupling-K", dest="coupling_K", default="400",
+                   help="horizon of the coupling runs (default 400)")
+    p.add_argument("--coupling-seeds", dest="coupling_seeds", default="4",
+                   help="seeds per coupling cell (default 4)")
+    p.add_argument("--json", metavar="PATH", help="write the machine-readable report here ('-' for stdout)")
     p.add_argument("--store", default="results/gluon-mvr.sqlite",
                    help="SQLite result store (kind lmo-error); '' to skip")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

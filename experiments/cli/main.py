@@ -1,7 +1,9 @@
 """The ``gluon-mvr`` command line (also ``python -m gluon_mvr``).
 
 Exit codes: 0 success; 1 a failed verification (a ``slower`` verdict, a violated bound, a
-constant not certified); 2 bad input (one line naming the field and the allowed values).
+constant not certified); 2 bad input or an unusable store, executor, device or output (one line
+naming the problem, never a traceback: :mod:`experiments.cli.errors`); 130 interrupted (Ctrl-C;
+the store keeps every finished cell).  ``--json -`` writes the JSON document to stdout.
 """
 from __future__ import annotations
 
@@ -11,21 +13,23 @@ import os
 import sys
 
 from gluon_mvr._version import __version__
-from gluon_mvr.experiments.cli import constants as constants_cli
-from gluon_mvr.experiments.cli import figs as figs_cli
-from gluon_mvr.experiments.cli import lmo_error as lmo_error_cli
-from gluon_mvr.experiments.cli import theory as theory_cli
 
 
 def _add_rate_check(sub):
     p = sub.add_parser("rate-check", help="fit empirical rates against K^-1/4 (Gluon) and K^-1/3 (MVR)",
                        description="Run every (method, horizon) cell over seeds, fit log G_K = c + s log K "
                                    "on the grid's tail with a seed bootstrap, compare with theory.")
-    p.add_argument("--problem", help="problem family (default: the embedded default problem)")
+    from gluon_mvr.experiments.core.config import DEFAULT_HORIZONS, DEFAULT_METHODS, DEFAULT_PROBLEM
+    from gluon_mvr.methods.presets import METHOD_NAMES
+    from gluon_mvr.problems.registry import family_names
+    p.add_argument("--problem", help=f"problem family: {', '.join(family_names())} (default {DEFAULT_PROBLEM}; "
+                                     "`gluon-mvr problems NAME` lists its parameters)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="problem parameter (repeatable)")
-    p.add_argument("--methods", help="comma-separated methods (default gluon,mvr1,mvr2,mvr3)")
-    p.add_argument("--horizons", help="comma-separated horizons K, increasing")
+    p.add_argument("--methods", help=f"comma-separated methods from: {', '.join(METHOD_NAMES)} "
+                                     f"(default {','.join(DEFAULT_METHODS)})")
+    p.add_argument("--horizons", help=f"comma-separated horizons K, increasing "
+                                      f"(default {','.join(map(str, DEFAULT_HORIZONS))})")
     p.add_argument("--seeds", help="seeds per cell (default 16)")
     p.add_argument("--config", help="TOML file with any of these options; flags override it")
     p.add_argument("--store", help="SQLite result store (default results/gluon-mvr.sqlite)")
@@ -79,6 +83,9 @@ def _cmd_rate_check(args):
     except (ConfigError, ValueError) as exc:
         print(f"gluon-mvr rate-check: error: {exc}", file=sys.stderr)
         return 2
+    # issue #19: an unwritable --json is reported before computing ('-' is stdout)
+    from gluon_mvr.experiments.cli.errors import check_output, write_json
+    check_output(cfg.json, "--json")
 
     bar = None
     if not args.no_progress:
@@ -86,7 +93,7 @@ def _cmd_rate_check(args):
         from gluon_mvr.experiments.studies.rate_check import rate_check_cells
         n = None if cfg.tuned else sum(map(len, rate_check_cells(cfg)))
         bar = tqdm(total=n, desc="cells", unit="cell", file=sys.stderr, leave=False)
-    progress = bar.update if bar else None
+    progress = bar.update if bar is not None else None    # bool(tqdm) raises without a total
     try:
         if cfg.tuned:
             from gluon_mvr.experiments.core.store import ResultStore
@@ -100,61 +107,113 @@ def _cmd_rate_check(args):
             store_path, table, failed = result.store_path, result.table(), result.failed
             results = [r.as_dict() for r in result.reports]
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
-    print(table)
-    print(f"results stored in {os.path.abspath(store_path)}")
+    # with --json - stdout carries the JSON document only; the table goes to stderr
+    text_out = sys.stderr if cfg.json == "-" else sys.stdout
+    print(table, file=text_out)
+    print(f"results stored in {os.path.abspath(store_path)}", file=text_out)
     if cfg.json:
+        from gluon_mvr.experiments.core.provenance import provenance
         doc = {"problem": cfg.problem, "params": cfg.params, "config": cfg.as_dict(),
-               "version": __version__, "tuned": cfg.tuned, "results": results}
-        os.makedirs(os.path.dirname(os.path.abspath(cfg.json)), exist_ok=True)
-        with open(cfg.json, "w") as fh:
-            json.dump(doc, fh, indent=2)
-        print(f"report written to {cfg.json}")
+               "version": __version__, "tuned": cfg.tuned, "results": results,
+               "provenance": provenance()}
+        write_json(cfg.json, doc)
+        if cfg.json != "-":
+            print(f"report written to {cfg.json}")
     return 1 if failed else 0
 
 
-def _add_results(sub):
-    p = sub.add_parser("results", help="inspect and export the result store")
-    rs = p.add_subparsers(dest="results_cmd", required=True)
-    e = rs.add_parser("export", help="write a tidy CSV (one row per cell and seed)")
-    e.add_argument("--store", default="results/gluon-mvr.sqlite")
-    e.add_argument("--out", default="results.csv")
-    e.set_defaults(func=_cmd_export)
-
-
-def _cmd_export(args):
-    from gluon_mvr.experiments.core.store import ResultStore
-    if not os.path.exists(args.store):
-        print(f"gluon-mvr results export: error: store: no such file {args.store}", file=sys.stderr)
-        return 2
-    n = ResultStore(args.store).export_csv(args.out)
-    print(f"wrote {n} rows to {args.out}")
-    return 0
-
-
 def build_parser():
+    # the subcommand modules are imported here, not at module level, so that a Ctrl-C during
+    # these imports is already inside main() (one line, exit 130) rather than a traceback
+    from gluon_mvr.experiments.cli import constants as constants_cli
+    from gluon_mvr.experiments.cli import figs as figs_cli
+    from gluon_mvr.experiments.cli import lmo_error as lmo_error_cli
+    from gluon_mvr.experiments.cli import problems as problems_cli
+    from gluon_mvr.experiments.cli import results as results_cli
+    from gluon_mvr.experiments.cli import theory as theory_cli
     parser = argparse.ArgumentParser(prog="gluon-mvr", description="Check the rates of Gluon and MVR-Gluon on certified synthetic problems.")
     parser.add_argument("--version", action="version", version=f"gluon-mvr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_rate_check(sub)
-    _add_results(sub)
     # every subcommand is registered explicitly: a broken one fails here, loudly (tests build it)
-    for module in (theory_cli, constants_cli, lmo_error_cli, figs_cli):
+    for module in (results_cli, theory_cli, constants_cli, lmo_error_cli, figs_cli, problems_cli):
         module.register(sub)
+    _add_common_flags(parser)
     return parser
 
 
+def _leaf_parsers(parser, path=()):
+    """``(command path, parser)`` of every runnable (sub)command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, p in action.choices.items():
+                if p is parser:
+                    continue
+                yield from _leaf_parsers(p, path + (name,))
+    if path and parser.get_default("func") is not None:
+        yield path, parser
+
+
+def _add_common_flags(parser):
+    """``--no-progress`` and ``--reuse-stale`` on every subcommand (one spelling everywhere)."""
+    for _path, p in _leaf_parsers(parser):
+        if "--no-progress" not in p._option_string_actions:
+            p.add_argument("--no-progress", dest="no_progress", action="store_true",
+                           help="no progress bars or progress lines")
+        if "--reuse-stale" not in p._option_string_actions:
+            p.add_argument("--reuse-stale", dest="reuse_stale", action="store_true",
+                           help="reuse stored cells of the same configuration computed by another code "
+                                "version or fingerprint (default: recompute them)")
+
+
+def _command_name(args) -> str:
+    parts = [args.command] + [getattr(args, a) for a in ("results_cmd", "theory_command")
+                              if getattr(args, a, None)]
+    return " ".join(p for p in parts if p)
+
+
+def _report_store_use(name):
+    """One line on stderr: how many stored cells this run reused and how many it computed."""
+    from gluon_mvr.experiments.core.executors import STATS
+    if not (STATS["reused"] or STATS["computed"] or STATS["stale_reused"]):
+        return
+    line = f"gluon-mvr {name}: store: reused {STATS['reused']} stored cells, computed {STATS['computed']}"
+    if STATS["stale_reused"]:
+        line += f", reused {STATS['stale_reused']} cells of other code (--reuse-stale)"
+    elif STATS["stale"]:
+        line += (f" ({STATS['stale']} of them were stored by another code version or fingerprint and "
+                 f"were recomputed; --reuse-stale reuses such cells)")
+    print(line, file=sys.stderr)
+
+
 def main(argv=None):
-    parser = build_parser()
+    """Parse ``argv`` and run the subcommand; returns the exit code (see the module docstring)."""
     try:
+        from gluon_mvr.experiments.cli.errors import run_command
+        from gluon_mvr.experiments.core import executors
+        parser = build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:      # argparse: 2 on bad usage, 0 on --help/--version
         return exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:
+        print("gluon-mvr: interrupted before starting; nothing was changed", file=sys.stderr)
+        return 130
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    name = _command_name(args)
+    executors.REUSE_STALE = bool(getattr(args, "reuse_stale", False))
+    for k in executors.STATS:
+        executors.STATS[k] = 0
+    try:
+        code = run_command(name, args.func, args)
+    finally:
+        executors.REUSE_STALE = False     # a flag of this run only (main() may be called again)
+    if code in (0, 1):
+        _report_store_use(name)
+    return code
 
 
 if __name__ == "__main__":

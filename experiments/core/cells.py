@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import platform
-import sys
 
 import numpy
 
@@ -30,18 +28,23 @@ def canonical(config: dict) -> str:
 
 
 def cell_key(config: dict) -> str:
-    return hashlib.sha256(canonical(config).encode()).hexdigest()
+    """SHA-256 of the configuration together with what else determines its numbers: the package
+    version and the fingerprint of the computing code (:mod:`experiments.core.provenance`), so a
+    rerun after a code change finds no stored row and recomputes (old rows stay, prunable)."""
+    from gluon_mvr.experiments.core import provenance
+    tag = f"{provenance.package_version()}|{provenance.code_fingerprint()}|"
+    return hashlib.sha256((tag + canonical(config)).encode()).hexdigest()
 
 
 def package_version() -> str:
-    from gluon_mvr._version import __version__
-    return __version__
+    from gluon_mvr.experiments.core.provenance import package_version as version
+    return version()
 
 
 def environment() -> dict:
-    return {"python": platform.python_version(), "numpy": numpy.__version__,
-            "platform": platform.platform(), "machine": platform.machine(),
-            "executable": sys.executable}
+    """Library versions, platform and code fingerprint (:func:`experiments.core.provenance.environment`)."""
+    from gluon_mvr.experiments.core.provenance import environment as env
+    return env()
 
 
 @functools.lru_cache(maxsize=32)

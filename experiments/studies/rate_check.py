@@ -670,16 +670,16 @@ def format_table(reports, problem: str, criterion: str = "stationarity") -> str:
     what = ("G_K = mean_k sum_i ||grad_i f(X^k)||_*" if criterion == "stationarity" else
             "gap f(X^K) - f*, log factor of the bound divided out")
     w = max([len(r.method) for r in reports] + [len(c.name) + 2 for r in reports for c in r.controls] + [6])
-    head = (f"{'method':<{w}} {'slope':>7} {'95% CI':>17} {'theory':>7} {'windows':>9} {'verdict':<22} "
+    head = (f"{'method':<{w}} {'slope':>7} {'95% CI':>17} {'theory':>7} {'windows':>9} {'verdict':<21} "
             f"{'mechanism':<12}")
     lines = [f"rate check on problem '{problem}': {what}", head, "-" * len(head)]
     for r in reports:
         lines.append(f"{r.method:<{w}} {r.fit.slope:>7.3f} [{r.fit.ci[0]:>7.3f},{r.fit.ci[1]:>7.3f}] "
-                     f"{_f(r.theory, '.3f'):>7} {r.stability:>9} {r.verdict or '-':<22} {r.mechanism:<12}")
+                     f"{_f(r.theory, '.3f'):>7} {r.stability:>9} {r.verdict or '-':<21} {r.mechanism:<12}")
         for c in r.controls:
-            mark = "beaten" if c.beaten else "MATCHES"
+            mark = "control beaten" if c.beaten else "control MATCHES"
             lines.append(f"  {c.name:<{w - 2}} {c.fit.slope:>7.3f} [{c.fit.ci[0]:>7.3f},{c.fit.ci[1]:>7.3f}] "
-                         f"{'':>7} {stability(c.windows):>9} {'control: ' + mark:<22} "
+                         f"{'':>7} {stability(c.windows):>9} {mark:<21} "
                          f"d={c.slope_difference:+.3f} [{c.slope_difference_ci[0]:+.3f},{c.slope_difference_ci[1]:+.3f}]")
     head2 = (f"{'method':<{w}} {'at Kmax [95% CI]':>30} {'noise':>6} {'meas/bound':>10} {'calls@Kmax':>10} "
              f"{'div':>4} {'time':>7}")
@@ -692,8 +692,10 @@ def format_table(reports, problem: str, criterion: str = "stationarity") -> str:
             lines.append(f"  {c.name:<{w - 2}} {c.G[-1]:>9.4g} [{c.G_last_ci[0]:>9.4g}, {c.G_last_ci[1]:>9.4g}] "
                          f"{'':>6} {'':>10} {c.oracle_calls[-1]:>10d} {'':>4} {c.wall_time:>6.1f}s")
     lines.append("")
-    lines.append("windows: local slopes of successive windows of the grid: "
-                 + "; ".join(f"{r.method} " + ", ".join(f"{s:.3f}" for s in r.windows) for r in reports))
+    import textwrap
+    lines += textwrap.wrap("windows: local slopes of successive windows of the grid: "
+                           + "; ".join(f"{r.method} " + ", ".join(f"{s:.3f}" for s in r.windows) for r in reports),
+                           width=120, subsequent_indent="  ")
     if any(r.common_log_fit for r in reports):
         lines.append(f"slopes with one log factor (ln K)^{COMMON_LOG_POWER:g} for every method: "
                      + "; ".join(f"{r.method} {r.common_log_fit['slope']:.3f} [{r.common_log_fit['ci'][0]:.3f}, "

@@ -1,2 +1,2 @@
 """Problem families; importing this package registers each one by name."""
-from gluon_mvr.problems.families import l0l1, nonconvex, quadratic, skewed, star, twolayer  # noqa: F401
+from gluon_mvr.problems.families import l0l1, nonconvex, quadratic, skewed, star, twolayer, zerochain  # noqa: F401
