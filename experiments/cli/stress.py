@@ -91,8 +91,8 @@ def register(theory_subparsers):
     p.add_argument("--bound", default="all",
                    help=f"comma-separated bounds of {', '.join(BOUNDS)}, or 'all' ({', '.join(DEFAULT_BOUNDS)})")
     p.add_argument("--family", default=None,
-                   help=f"comma-separated families of {', '.join(SPACES)} (default: quadratic,l0l1 for "
-                        f"G_K bounds, star,quadratic for star-convex ones)")
+                   help=f"comma-separated families of {', '.join(SPACES)} (default: quadratic,skewed-quadratic,l0l1 for "
+                        f"G_K bounds, star,quadratic,skewed-quadratic for star-convex ones)")
     p.add_argument("--budget", default="128", help="instances evaluated per bound, each at every horizon (default 128: ~4 CPU-minutes for the four default bounds)")
     p.add_argument("--seeds", default="4", help="seeds per cell")
     p.add_argument("--seed", type=int, default=0, help="seed of the search")

@@ -54,7 +54,8 @@ BOUNDS = {"gluon": ("gluon", "stationarity"), "mvr1": ("mvr1", "stationarity"),
 #: the bounds ``theory stress`` checks by default (issue 16: MVR-1, Gluon and the star-convex ones)
 DEFAULT_BOUNDS = ("gluon", "mvr1", "star-momentum", "star-mvr")
 #: families searched by default for each criterion
-DEFAULT_FAMILIES = {"stationarity": ("quadratic", "l0l1"), "gap": ("star", "quadratic")}
+DEFAULT_FAMILIES = {"stationarity": ("quadratic", "skewed-quadratic", "l0l1"),
+                    "gap": ("star", "quadratic", "skewed-quadratic")}
 FACTORS = (10.0, 2.0)
 HORIZONS = (10, 32, 100, 316, 1000)
 QUICK_HORIZONS = (10, 32, 100)
@@ -84,6 +85,12 @@ _SCHEDULE = {"radius_scale": Dim("log", 0.1, 10.0), "momentum_scale": Dim("log",
 SPACES = {
     "quadratic": {**_SHAPE, "curvature": Dim("log", 1e-2, 1e2), "sigma": _NOISE["sigma"],
                   "distance": Dim("log", 1e-2, 1e2), "norm": Dim("choice", values=_NORMS), **_START, **_SCHEDULE},
+    # the controls issue's hard instance: zero-mean skewed noise (rare large kicks)
+    "skewed-quadratic": {**_SHAPE, "curvature": Dim("log", 1e-2, 1e2), "distance": Dim("log", 1e-2, 1e2),
+                         "sigma": _NOISE["sigma"], "noise": Dim("choice", values=("skewed", "additive")),
+                         "skew_prob": Dim("log", 1e-3, 0.5), "skew_weight": Dim("log", 0.05, 1.0),
+                         "direction": Dim("choice", values=("orthogonal", "gaussian")),
+                         "norm": Dim("choice", values=_NORMS), **_START, **_SCHEDULE},
     "nonconvex": {**_SHAPE, **_NOISE, "curvature": Dim("log", 1e-2, 1e2), "ripple": Dim("log", 1e-3, 2.0),
                   "frequency": Dim("log", 0.3, 30.0), "distance": Dim("log", 1e-2, 1e2),
                   "norm": Dim("choice", values=_NORMS), **_START, **_SCHEDULE},
