@@ -10,11 +10,15 @@
 - ``check`` 0 when the claimed rate is attained, 1 when not, 2 on bad input (one line on
   stderr naming the flag).  The momentum is ``--beta`` (beta) or ``--one-minus-beta``
   (1 - beta); ``--momentum`` is kept and means 1 - beta (the output says so).
+- ``stress`` (:mod:`gluon_mvr.experiments.cli.stress`): worst measured/bound over a family and
+  mutation testing of the bounds.
 """
 from __future__ import annotations
 
 import json
 import sys
+
+from gluon_mvr.experiments.cli import stress as stress_cli
 
 
 def _write_json(path, payload):
@@ -117,4 +121,5 @@ def register(subparsers):
     c.add_argument("--q", default=None, help="MVR mixing q(K) (mvr2, mvr3)")
     c.add_argument("--json", metavar="PATH", help="write the result as JSON")
     c.set_defaults(func=_check)
+    stress_cli.register(sub)
     return p
