@@ -228,11 +228,11 @@ class PreviousSampleEstimator(Estimator):
         return self._inner.parameters
 
     def equivalent(self) -> Estimator:
-        r"""MVR-1 and MVR-3 collapse to the raw gradient with the previous sample: from
-        :math:`M^0 = g^0`, :math:`M^k - g^k = \beta(M^{k-1} - g^{k-1}) = 0` (MVR-1), and likewise
-        :math:`g^k_{est} = g^k` then :math:`M^k - g^k = \beta(M^{k-1} - g^{k-1})` (MVR-3); the
-        difference is exactly 0 in floating point too (``tests/test_method.py``)."""
-        if self.inner in ("mvr1", "mvr3"):
+        r"""MVR-1 collapses to the raw gradient with the previous sample: from :math:`M^0 = g^0`,
+        :math:`M^k - g^k = \beta(M^{k-1} - g^{k-1}) = 0`, exactly 0 in floating point too
+        (``g + beta * 0``; ``tests/test_method.py``).  MVR-3 collapses algebraically as well, but its
+        arithmetic rounds differently (about 1e-14), so it is computed on its own."""
+        if self.inner == "mvr1":
             return NoMomentumEstimator()
         return self
 
@@ -261,6 +261,10 @@ def register_estimator(cls):
     processes when ``cls`` lives in an importable module."""
     if not (isinstance(cls, type) and issubclass(cls, Estimator)):
         raise TypeError(f"register_estimator: expected an Estimator subclass; got {cls!r}")
+    known = ESTIMATORS.get(cls.name)
+    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"register_estimator: the name {cls.name!r} belongs to {known.__qualname__}; "
+                         f"give {cls.__qualname__} a name of its own")
     ESTIMATORS[cls.name] = cls
     return cls
 

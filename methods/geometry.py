@@ -139,6 +139,11 @@ class Geometry:
     lmo: object = field(default_factory=Exact)
 
     def __post_init__(self):
+        if isinstance(self.lmo, str):
+            object.__setattr__(self, "lmo", lmo_from_name(self.lmo))
+        if not isinstance(self.lmo, (Exact, NewtonSchulz, PolarExpress)):
+            raise ValueError(f"geometry.lmo: Exact(), NewtonSchulz(...), PolarExpress(...) or one of "
+                             f"{', '.join(INEXACT_LMOS)}; got {self.lmo!r}")
         for what in ("norm", "head"):
             v = getattr(self, what)
             if v is not None and v not in NORM_NAMES:

@@ -26,7 +26,6 @@ from gluon_mvr.theory.claims import (CLAIM_NAMES, DEFAULT_BETA, DEFAULT_MOMENTUM
 
 HORIZON_METHODS = CLAIM_NAMES
 
-_check_positive, _check_unit = check_positive, check_unit
 
 
 @dataclass(frozen=True)
@@ -76,20 +75,20 @@ class Schedule:
 
     def __post_init__(self):
         if numpy.ndim(self.radius) == 2:        # one row of radii per batch element
-            radius = tuple(tuple(_check_positive(f"schedule.radius[{s}][{i}]", r) for i, r in enumerate(row))
+            radius = tuple(tuple(check_positive(f"schedule.radius[{s}][{i}]", r) for i, r in enumerate(row))
                            for s, row in enumerate(self.radius))
             if not radius or not radius[0]:
                 raise ValueError("schedule.radius: one radius per layer is needed")
         else:
-            radius = tuple(_check_positive(f"schedule.radius[{i}]", r) for i, r in enumerate(self.radius))
+            radius = tuple(check_positive(f"schedule.radius[{i}]", r) for i, r in enumerate(self.radius))
             if not radius:
                 raise ValueError("schedule.radius: one radius per layer is needed")
         object.__setattr__(self, "radius", radius)
-        _check_positive("schedule.radius_decay", self.radius_decay, allow_zero=True)
+        check_positive("schedule.radius_decay", self.radius_decay, allow_zero=True)
         for name, decay in (("one_minus_beta", "beta_decay"), ("q", "q_decay")):
             value, rate = getattr(self, name), getattr(self, decay)
             # a decaying constant may exceed 1 (the min clips it); a constant one may not
-            check = _check_unit if rate == 0 else _check_positive
+            check = check_unit if rate == 0 else check_positive
             if numpy.ndim(value) == 0:
                 check(f"schedule.{name}", value)       # kept as given (a shared constant)
             elif numpy.ndim(value) == 1 and len(value):
@@ -98,7 +97,7 @@ class Schedule:
             else:
                 raise ValueError(f"schedule.{name}: a number, or one number per batch element; "
                                  f"got shape {numpy.shape(value)}")
-            _check_positive(f"schedule.{decay}", rate, allow_zero=True)
+            check_positive(f"schedule.{decay}", rate, allow_zero=True)
         sizes = {name: len(getattr(self, name)) for name in ("radius", "one_minus_beta", "q")
                  if self._per_element(name)}
         if len(set(sizes.values())) > 1:
@@ -106,7 +105,7 @@ class Schedule:
         if sizes and self.adaptive is not None:
             raise ValueError("schedule: the adaptive radius takes no per-element constants")
         if self.ball is not None:
-            ball = tuple(_check_positive(f"schedule.ball[{i}]", d) for i, d in enumerate(self.ball))
+            ball = tuple(check_positive(f"schedule.ball[{i}]", d) for i, d in enumerate(self.ball))
             if len(ball) != self.n_layers:
                 raise ValueError(f"schedule.ball: one radius per layer ({self.n_layers}); got {len(ball)}")
             object.__setattr__(self, "ball", ball)
@@ -171,8 +170,8 @@ def _times(constant, weights):
 def constant_schedule(radius, n_layers: int, beta: float = 0.9, q: float = 1.0) -> Schedule:
     """Constant radius, momentum and mixing (user-chosen, any method)."""
     r = numpy.broadcast_to(numpy.asarray(radius, dtype=float), (n_layers,))
-    return Schedule(radius=tuple(r), one_minus_beta=1.0 - _check_unit("beta", beta),
-                    q=_check_unit("q", q), label="constant")
+    return Schedule(radius=tuple(r), one_minus_beta=1.0 - check_unit("beta", beta),
+                    q=check_unit("q", q), label="constant")
 
 
 def gluon_decreasing_schedule(radius, n_layers: int) -> Schedule:
@@ -221,7 +220,7 @@ def star_horizon_schedule(method: str, K: int, ball, momentum_scale: float = DEF
     - ``mvr1``: :math:`1-\beta = c\,a` (:math:`\tilde O(K^{-1/2})`);
     - ``mvr2``, ``mvr3``: :math:`q = c\,a`, :math:`\beta` constant.
     """
-    D = tuple(_check_positive(f"ball[{i}]", d) for i, d in enumerate(ball))
+    D = tuple(check_positive(f"ball[{i}]", d) for i, d in enumerate(ball))
     a, omb, q = star_parameters(method, K, momentum_scale, beta)
     return Schedule(radius=tuple(a * d for d in D), one_minus_beta=omb, q=q, ball=D,
                     label=f"star-{method}")

@@ -75,7 +75,7 @@ def test_rate_check_tiny_end_to_end(tmp_path, capsys):
     # 4 methods x 3 K + 4 noise-off + the controls' DISTINCT computations x 3 K: gluon's raw
     # gradient at its radius; momentum, the raw gradient and MVR-2's previous-sample form at MVR's
     # radius (MVR-1/3's previous-sample form is the raw gradient; L1 = 0 here, so the MVR radii agree)
-    assert store.count() == 12 + 4 + 4 * 3
+    assert store.count() == 12 + 4 + 5 * 3
 
     # a rerun reuses every cell and reports the same numbers
     assert _rate_check(tmp_path, json_name="again.json") == code
@@ -83,7 +83,7 @@ def test_rate_check_tiny_end_to_end(tmp_path, capsys):
     # 4 methods x 3 K + 4 noise-off + the controls' DISTINCT computations x 3 K: gluon's raw
     # gradient at its radius; momentum, the raw gradient and MVR-2's previous-sample form at MVR's
     # radius (MVR-1/3's previous-sample form is the raw gradient; L1 = 0 here, so the MVR radii agree)
-    assert store.count() == 12 + 4 + 4 * 3
+    assert store.count() == 12 + 4 + 5 * 3
     strip = [{k: v for k, v in r.items() if k != "wall_time"} for r in doc["results"]]
     assert [{k: v for k, v in r.items() if k != "wall_time"} for r in again["results"]] == strip
 
@@ -106,7 +106,9 @@ def test_rate_check_cells_and_bounds_are_the_checks_own(tmp_path):
     keys = {k for k, _ in grid.values()} | {k for k, _ in off.values()}
     assert store.count() == len(keys)                     # exactly the cells the check stored
     # MVR-1's previous-sample control is the raw gradient (a proved identity): one computation
-    assert all(grid["mvr1~prev-sample", K, None] == grid["mvr1~no-momentum", K, None] for K in cfg.horizons)
+    assert all(grid["mvr1~prev-sample", K, None][0] == grid["mvr1~no-momentum", K, None][0] for K in cfg.horizons)
+    # ... while each row keeps its own configuration (reports and exports name it correctly)
+    assert grid["mvr1~prev-sample", 40, None][1]["composition"]["estimator"]["name"] == "previous-sample"
     got = store.get_many(k for k, _ in grid.values())
     for r in reports:
         assert r.G == pytest.approx([numpy.mean(got[grid[r.method, K, None][0]]["G"]) for K in cfg.horizons])

@@ -178,3 +178,34 @@ def test_the_lmo_study_returns_a_result_object():
     assert "instance where delta matters" in res.table()
     with pytest.raises(ValueError, match="parts"):
         gm.lmo_error(parts=("nope",))
+
+
+def test_a_composition_keeps_its_own_schedule_constants_in_the_rate_check():
+    """The check's radius/momentum scales apply to presets named by the user, not to a Method
+    passed with constants of its own (gm.run and gm.rate_check run the same schedule)."""
+    from gluon_mvr.experiments.core.config import validate
+    from gluon_mvr.experiments.studies.rate_check import rate_check_cells
+    own = Method(ProblemNorms(), MVR1Estimator(), TheorySchedule("mvr1", radius_scale=0.5, momentum_scale=3.0), "own")
+    cfg = validate({"problem": "quadratic", "params": PROBLEM, "methods": [own, "mvr1"], "horizons": [20, 40],
+                    "seeds": 2, "store": ":memory:", "radius_scale": 4.0})
+    grid, _ = rate_check_cells(cfg)
+    sched = lambda row: grid[row, 20, None][1]["composition"]["schedule"]      # noqa: E731
+    assert sched("own")["radius_scale"] == 0.5 and sched("own")["momentum_scale"] == 3.0
+    assert sched("own~momentum")["radius_scale"] == 0.5
+    assert sched("mvr1")["radius_scale"] == 4.0 and sched("mvr1~no-momentum")["radius_scale"] == 4.0
+
+
+def test_one_window_cannot_be_called_stable_and_tuned_is_its_own_study():
+    from gluon_mvr.experiments.core.fitting import stability
+    assert stability([-0.33]) == "not checked" and stability([-0.33, -0.34]) == "stable"
+    assert stability([-0.40, -0.33]) == "drifting"
+    res = gm.rate_check("quadratic", ["mvr1"], horizons=[20, 40, 80], seeds=2, params=PROBLEM, controls="off",
+                        executor="serial", bootstrap=100, noise_share=False)
+    assert res.reports[0].stability == "not checked" and res.reports[0].verdict != "match"
+    with pytest.raises(ValueError, match="tuned_rates"):
+        gm.rate_check("quadratic", ["mvr1"], tuned=True)
+    with pytest.raises(ValueError, match="belongs to"):
+        @register_estimator
+        @dataclass(frozen=True)
+        class Impostor(Estimator):
+            name: ClassVar[str] = "momentum"

@@ -123,7 +123,6 @@ def check_unit(name, value):
     return v
 
 
-_positive, _unit = check_positive, check_unit
 
 
 def radius_cap(claim: str, L1_i: float, one_minus_beta: float) -> float:
@@ -174,14 +173,14 @@ def horizon_parameters(claim: str, K: int, L1, radius_scale: float = DEFAULT_RAD
     K = int(K)
     if K < 1:
         raise ValueError(f"horizon K must be >= 1; got {K}")
-    _positive("radius_scale", radius_scale)
-    _positive("momentum_scale", momentum_scale)
+    check_positive("radius_scale", radius_scale)
+    check_positive("momentum_scale", momentum_scale)
     a, b = horizon_exponents(claim)
     mix = min(1.0, momentum_scale * K ** (-b))
     if get_claim(claim).mixing == "one_minus_beta":
         omb, q = mix, 1.0
     else:
-        omb, q = 1.0 - _unit("beta", beta), mix
+        omb, q = 1.0 - check_unit("beta", beta), mix
     radii = tuple(min(radius_scale * K ** (-a), radius_cap(claim, float(l1), omb)) for l1 in L1)
     return radii, omb, q
 
@@ -204,8 +203,8 @@ def star_parameters(claim: str, K: int, momentum_scale: float = DEFAULT_MOMENTUM
     """
     c = get_claim(claim)
     a = star_step(K)
-    _positive("momentum_scale", momentum_scale)
+    check_positive("momentum_scale", momentum_scale)
     mix = min(1.0, momentum_scale * a ** float(c.star_mixing_power))
     if c.mixing == "one_minus_beta":
         return a, mix, 1.0
-    return a, 1.0 - _unit("beta", beta), mix
+    return a, 1.0 - check_unit("beta", beta), mix

@@ -205,6 +205,11 @@ def validate(raw: dict) -> RateCheckConfig:
         raise ConfigError("worst_grid: only used with worst_param")
     if cfg.tail > len(cfg.horizons):
         raise ConfigError(f"tail: must be <= the number of horizons ({len(cfg.horizons)}); got {cfg.tail}")
+    if cfg.controls == "tuned" and (cfg.scale_param or cfg.worst_param):
+        raise ConfigError("controls: 'tuned' runs on the configured instance only; it cannot be combined "
+                          "with scale_param or worst_param")
+    if cfg.tuned and any(not isinstance(m, str) for m in cfg.methods):
+        raise ConfigError("methods: the tuned search takes preset names only (it tunes their theory schedule)")
     if cfg.scheduler and cfg.executor != "dask":
         raise ConfigError("scheduler: only used with executor 'dask'")
     return cfg

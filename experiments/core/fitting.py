@@ -102,7 +102,7 @@ def mean_interval(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0
     return (float(lo), float(hi))
 
 
-STABILITY = ("stable", "drifting")
+STABILITY = ("stable", "drifting", "not checked")
 
 
 def local_slopes(horizons, G, window: int = 3, log_factor=None) -> list:
@@ -126,12 +126,14 @@ def local_slopes(horizons, G, window: int = 3, log_factor=None) -> list:
 
 
 def stability(slopes, tol: float = 0.04) -> str:
-    """``'stable'`` when successive local slopes differ by at most ``tol``, else ``'drifting'``
-    (a single window is stable)."""
+    """``'stable'`` when successive local slopes differ by at most ``tol``, else ``'drifting'``;
+    ``'not checked'`` with a single window (nothing to compare: the check cannot fail)."""
     s = numpy.asarray(slopes, dtype=float)
+    if len(s) < 2:
+        return "not checked"
     if not numpy.isfinite(s).all():
         return "drifting"
-    return "stable" if len(s) < 2 or numpy.abs(numpy.diff(s)).max() <= tol else "drifting"
+    return "stable" if numpy.abs(numpy.diff(s)).max() <= tol else "drifting"
 
 
 def slope_difference(horizons, G_a, G_b, tail: int = 3, n_boot: int = 2000, level: float = 0.95,

@@ -45,14 +45,13 @@ from gluon_mvr.problems import get_problem
 
 # The star-convex bound of theory.bounds_star for each non-convex bound (docs/theory.md §5).
 STAR_BOUND_NAME = {"gluon": "star-momentum", "mvr1": "star-mvr", "mvr2": "star-mvr2", "mvr3": "star-mvr3"}
-# Kept for older callers: power of ln K in each claim's star-convex bound, by claim name.
-LOG_POWER = {"gap": {"gluon": 1 / 3, "momentum": 1 / 3, "mvr1": 0.5, "mvr2": 0.5, "mvr3": 0.5}}
 SCALE_REFERENCE_K = 1000
 # The star-convex gap is also fitted with ONE log power for every method (MVR's (ln K)^{1/2}), so
 # that slopes compare without the different log powers the bounds carry (about 0.02 of slope).
 COMMON_LOG_POWER = 0.5
 # every verdict the check prints; only 'slower' is a failed verification (exit code 1)
-VERDICTS = ("match", "match (schedule only)", "match (drifting)", "match (no controls)", "faster", "slower")
+VERDICTS = ("match", "match (schedule only)", "match (drifting)", "match (one window)", "match (no controls)",
+            "faster", "slower")
 
 
 def theory_exponent(method, criterion: str = "stationarity"):
@@ -120,6 +119,19 @@ def _instances(cfg: RateCheckConfig):
     return list(cfg.worst_grid) if cfg.worst_param else [None]
 
 
+def _scales(cfg: RateCheckConfig, entry) -> dict:
+    """The check's schedule constants apply to presets named by the user (and their controls); a
+    composition passed as a :class:`Method` keeps its own schedule constants."""
+    if not isinstance(entry, str):
+        return {}
+    return dict(radius_scale=cfg.radius_scale, momentum_scale=cfg.momentum_scale, beta=cfg.beta)
+
+
+def _entry_of(cfg: RateCheckConfig, name: str):
+    """The user's entry (a preset name or a Method) of the checked method called ``name``."""
+    return next(m for m in cfg.methods if (m if isinstance(m, str) else m.name) == name)
+
+
 def _compositions(cfg: RateCheckConfig):
     """``[(row name, Method, checked Method or None)]``: every method, then its controls."""
     methods = [get_method(m) for m in cfg.methods]
@@ -159,22 +171,23 @@ def rate_check_cells(cfg: RateCheckConfig):
         computed; empty unless ``cfg.noise_share``.
     """
     seeds = list(range(cfg.seeds))
-    common = dict(radius_scale=cfg.radius_scale, momentum_scale=cfg.momentum_scale, beta=cfg.beta,
-                  record_every=cfg.record_every, root_seed=cfg.root_seed, dtype=cfg.dtype,
-                  device=cfg.device, lmo=None if cfg.lmo == "exact" else cfg.lmo, ns_steps=cfg.ns_steps,
-                  form="star" if cfg.criterion == "gap" else "horizon")
+    base = dict(record_every=cfg.record_every, root_seed=cfg.root_seed, dtype=cfg.dtype,
+                device=cfg.device, lmo=None if cfg.lmo == "exact" else cfg.lmo, ns_steps=cfg.ns_steps,
+                form="star" if cfg.criterion == "gap" else "horizon")
     grid, off, seen = {}, {}, {}
     for row, method, of in _compositions(cfg):
         scaled_as = of or method
+        common = {**base, **_scales(cfg, _entry_of(cfg, scaled_as.name))}
         for v in _instances(cfg):
             for K in cfg.horizons:
                 params = cell_params(cfg, scaled_as, K, v)
                 c = make_cell(cfg.problem, params, method, K, seeds, **common)
                 # a control that computes exactly what an earlier row computes (same geometry,
-                # an equivalent estimator, the same concrete schedule) reuses that row's cell
+                # an equivalent estimator, the same concrete schedule) reuses that row's stored
+                # cell (its key); the row keeps its own configuration for reports and exports
                 same = _computation(cfg, params, c) if of is not None else None
                 if same is not None and same in seen:
-                    grid[row, K, v] = seen[same]
+                    grid[row, K, v] = (seen[same][0], c)
                     continue
                 grid[row, K, v] = (cell_key(c), c)
                 if same is not None or of is None:
@@ -233,8 +246,9 @@ def bound_for_cell(cfg: RateCheckConfig, method, K: int, instance=None):
     row = method if isinstance(method, str) else getattr(method, "name", None)
     m = _row_method(cfg, row) if isinstance(method, str) else method
     of = next((o for r, _, o in _compositions(cfg) if r == row), None)
-    run_method = cell_method(m, radius_scale=cfg.radius_scale, momentum_scale=cfg.momentum_scale,
-                             beta=cfg.beta, lmo=None if cfg.lmo == "exact" else cfg.lmo, ns_steps=cfg.ns_steps,
+    checked = (of or m).name
+    scales = _scales(cfg, _entry_of(cfg, checked)) if checked in method_names(cfg) else {}
+    run_method = cell_method(m, **scales, lmo=None if cfg.lmo == "exact" else cfg.lmo, ns_steps=cfg.ns_steps,
                              form="star" if cfg.criterion == "gap" else "horizon")
     name = bound_name(run_method)
     if name is None:
@@ -328,6 +342,7 @@ class ControlReport:
     G: list
     G_last_ci: tuple
     windows: list
+    stability: str
     slope_difference: float
     slope_difference_ci: tuple
     beaten: bool
@@ -337,7 +352,7 @@ class ControlReport:
     def as_dict(self):
         return {"name": self.name, "kind": self.kind, "of": self.of, "slope": self.fit.slope,
                 "ci": list(self.fit.ci), "G": self.G, "G_last_ci": list(self.G_last_ci),
-                "windows": self.windows, "slope_difference": self.slope_difference,
+                "windows": self.windows, "stability": self.stability, "slope_difference": self.slope_difference,
                 "slope_difference_ci": list(self.slope_difference_ci), "beaten": self.beaten,
                 "wall_time": self.wall_time, "oracle_calls": self.oracle_calls}
 
@@ -385,11 +400,13 @@ class MethodReport:
         return d
 
 
-def _final_verdict(rate_verdict, stable, mechanism):
+def _final_verdict(rate_verdict, stab, mechanism):
     """The printed verdict: ``match`` needs stable windows and a visible mechanism."""
     if rate_verdict != "match":
         return rate_verdict
-    if not stable:
+    if stab == "not checked":
+        return "match (one window)"
+    if stab != "stable":
         return "match (drifting)"
     if mechanism == "visible":
         return "match"
@@ -398,7 +415,7 @@ def _final_verdict(rate_verdict, stable, mechanism):
     return "match (no controls)"
 
 
-def _mechanism(fit_row, G_ci, controls):
+def _mechanism(controls):
     """``visible`` when every control is beaten, else ``not visible``; ``not checked`` without
     controls."""
     if not controls:
@@ -460,7 +477,8 @@ class RateCheckResult:
         for c in self.cells:
             cfg, res = c["config"], c["result"]
             comp = cfg["composition"]
-            base = {"row": c["row"], "role": "control" if c["of"] else "method", "control_of": c["of"],
+            base = {"row": c["row"], "role": c.get("role") or ("control" if c["of"] else "method"),
+                    "control_of": c["of"],
                     "problem": cfg["problem"], "params": json.dumps(cfg["params"], sort_keys=True),
                     "K": cfg["K"], "instance": c["instance"], "noise": cfg["noise"], "dtype": cfg["dtype"],
                     "device": cfg["device"], "estimator": json.dumps(comp["estimator"], sort_keys=True),
@@ -507,11 +525,18 @@ class RateCheckResult:
         return ax
 
 
+def _worst_key(values) -> float:
+    """Seed-mean measurement for the worst-case search; an instance where every seed diverged
+    counts as the worst (``+inf``), never as missing."""
+    m = numpy.nanmean(values) if numpy.isfinite(values).any() else numpy.inf
+    return float(m)
+
+
 def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
     """Run (or reuse) every cell of the check ``cfg`` and return its :class:`RateCheckResult`."""
     store = ResultStore(cfg.store)
     grid, off = rate_check_cells(cfg)
-    todo = list(grid.values()) + list(off.values())
+    todo = list({k: (k, c) for k, c in reversed(list(grid.values()) + list(off.values()))}.values())[::-1]
     computed = execute(todo, store, cfg.executor, cfg.scheduler, progress=progress)
     results = store.get_many(k for k, _ in todo)
     field_ = "gap" if cfg.criterion == "gap" else "G"
@@ -524,7 +549,7 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
         # the searched family; the only instance when no search is configured); a control is
         # taken on its method's worst instances
         if of is None:
-            worst_of[row] = [max(_instances(cfg), key=lambda v: numpy.nanmean(results[grid[row, K, v][0]][field_]))
+            worst_of[row] = [max(_instances(cfg), key=lambda v: _worst_key(results[grid[row, K, v][0]][field_]))
                              for K in cfg.horizons]
     cells_out = []
     for row, method, of in comps:
@@ -539,7 +564,8 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
                 key, c = grid[row, K, v]
                 cells_out.append({"row": row, "of": of_name[row], "instance": v, "key": key, "config": c, "result": results[key]})
     for (row, v), (key, c) in off.items():
-        cells_out.append({"row": row, "of": None, "instance": v, "key": key, "config": c, "result": results[key]})
+        cells_out.append({"row": row, "of": None, "instance": v, "key": key, "config": c, "result": results[key],
+                          "role": "noise-off"})
 
     tuned = _tuned_gluon(cfg, store, progress) if cfg.controls == "tuned" and cfg.criterion == "stationarity" else None
     reports = []
@@ -560,7 +586,8 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
             controls.append(ControlReport(
                 name=row, kind=kinds.get(row, "control"), of=m, fit=cfit,
                 G=[float(numpy.nanmean(r[field_])) for r in cres], G_last_ci=c_ci,
-                windows=local_slopes(cfg.horizons, cG, cfg.tail, lf), slope_difference=d,
+                windows=local_slopes(cfg.horizons, cG, cfg.tail, lf),
+                stability=stability(local_slopes(cfg.horizons, cG, cfg.tail, lf), cfg.tolerance), slope_difference=d,
                 slope_difference_ci=d_ci, beaten=beaten, wall_time=float(sum(r["wall_time"] for r in cres)),
                 oracle_calls=[r["oracle_calls"] for r in cres]))
         if tuned is not None and m != "gluon":
@@ -571,13 +598,15 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
             tfit = fit_rate(cfg.horizons, tG, tail=cfg.tail, n_boot=cfg.bootstrap, seed=cfg.root_seed)
             controls.append(ControlReport(
                 name="gluon~tuned", kind="tuned", of=m, fit=tfit, G=list(tuned["G"]), G_last_ci=t_ci,
-                windows=local_slopes(cfg.horizons, tG, cfg.tail), slope_difference=d, slope_difference_ci=d_ci,
+                windows=local_slopes(cfg.horizons, tG, cfg.tail),
+                stability=stability(local_slopes(cfg.horizons, tG, cfg.tail), cfg.tolerance),
+                slope_difference=d, slope_difference_ci=d_ci,
                 beaten=bool(last_ci[1] < t_ci[0] and d_ci[1] < -cfg.tolerance / 2), wall_time=0.0,
                 oracle_calls=[1 + (K - 1) for K in cfg.horizons]))
         th = next(meth for r_, meth, _ in comps if r_ == m).theory_exponent(cfg.criterion)
         windows = local_slopes(cfg.horizons, G, cfg.tail, lf)
         stab = stability(windows, cfg.tolerance)
-        mech, lost = _mechanism(fit, last_ci, controls)
+        mech, lost = _mechanism(controls)
         rv = None if th is None else verdict(fit, th, cfg.tolerance)
         share = None
         if (m, worst[-1]) in off:
@@ -589,7 +618,7 @@ def run_rate_check(cfg: RateCheckConfig, progress=None) -> RateCheckResult:
             method=m, horizons=list(cfg.horizons), G=Gm,
             G_min=[float(numpy.nanmean(r["G_min"])) for r in res], G_seeds=[r[field_] for r in res],
             G_last_ci=last_ci, fit=fit, theory=th,
-            verdict=None if rv is None else _final_verdict(rv, stab == "stable", mech),
+            verdict=None if rv is None else _final_verdict(rv, stab, mech),
             oracle_calls=[r["oracle_calls"] for r in res], noise_share=share, bound_ratio=ratio,
             bound_violations=bad, diverged=div, wall_time=float(sum(r["wall_time"] for r in res)),
             worst_instance=worst if cfg.worst_param else None, windows=windows, stability=stab,
@@ -611,14 +640,15 @@ def _tuned_gluon(cfg: RateCheckConfig, store, progress):
     return out
 
 
-def rate_check(problem="quadratic", methods=None, *, horizons=None, seeds=None, params=None,
+def rate_check(problem=None, methods=None, *, horizons=None, seeds=None, params=None,
                store=":memory:", progress=None, **options) -> RateCheckResult:
     """Run a rate check from Python (the same check as ``gluon-mvr rate-check``).
 
     Parameters
     ----------
-    problem : str or RateCheckConfig
-        A problem family (``gluon-mvr problems`` lists them), or a whole validated configuration.
+    problem : str or RateCheckConfig, optional
+        A problem family (``gluon-mvr problems`` lists them; default: the command line's default
+        problem with its parameters), or a whole validated configuration.
     methods : sequence of str, optional
         Preset names (default ``gluon, mvr1, mvr2, mvr3``).
     horizons : sequence of int, optional
@@ -644,11 +674,15 @@ def rate_check(problem="quadratic", methods=None, *, horizons=None, seeds=None, 
     >>> res = gm.rate_check("quadratic", ["gluon", "mvr1"], horizons=[100, 316, 1000], seeds=4)  # doctest: +SKIP
     >>> print(res.table())                                                                     # doctest: +SKIP
     """
+    if options.get("tuned"):
+        raise ValueError("rate_check: tuned=True is the tuned study; call gluon_mvr.tuned_rates(...) "
+                         "(or controls='tuned' for tuned Gluon as a control)")
     if isinstance(problem, RateCheckConfig):
         if methods is not None or horizons is not None or seeds is not None or params is not None or options:
             raise ValueError("rate_check: give a RateCheckConfig alone, or a problem name with options")
         return run_rate_check(problem, progress=progress)
-    raw = {"problem": problem, "store": store, **options}
+    from gluon_mvr.experiments.core.config import DEFAULT_PROBLEM
+    raw = {"problem": DEFAULT_PROBLEM if problem is None else problem, "store": store, **options}
     for name, value in (("methods", methods), ("horizons", horizons), ("seeds", seeds), ("params", params)):
         if value is not None:
             raw[name] = list(value) if name in ("methods", "horizons") else value
@@ -679,7 +713,7 @@ def format_table(reports, problem: str, criterion: str = "stationarity") -> str:
         for c in r.controls:
             mark = "control beaten" if c.beaten else "control MATCHES"
             lines.append(f"  {c.name:<{w - 2}} {c.fit.slope:>7.3f} [{c.fit.ci[0]:>7.3f},{c.fit.ci[1]:>7.3f}] "
-                         f"{'':>7} {stability(c.windows):>9} {mark:<21} "
+                         f"{'':>7} {c.stability:>9} {mark:<21} "
                          f"d={c.slope_difference:+.3f} [{c.slope_difference_ci[0]:+.3f},{c.slope_difference_ci[1]:+.3f}]")
     head2 = (f"{'method':<{w}} {'at Kmax [95% CI]':>30} {'noise':>6} {'meas/bound':>10} {'calls@Kmax':>10} "
              f"{'div':>4} {'time':>7}")

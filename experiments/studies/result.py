@@ -38,11 +38,11 @@ class StudyResult:
 
     def plot(self, ax=None):
         """The study's figure on ``ax`` (a new one if ``None``); returns the Axes."""
+        if self._plot is None:
+            raise NotImplementedError(f"study {self.study!r} has no figure (see gluon-mvr figs)")
         import matplotlib.pyplot as plt
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        if self._plot is None:
-            raise NotImplementedError(f"study {self.study!r} has no figure")
         self._plot(self.document, ax)
         return ax
 

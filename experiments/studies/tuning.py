@@ -199,7 +199,7 @@ def _plot_tuned(doc, ax):
     ax.legend(fontsize=7)
 
 
-def tuned_rates(problem="quadratic", methods=None, *, horizons=None, seeds=None, params=None, store=":memory:",
+def tuned_rates(problem=None, methods=None, *, horizons=None, seeds=None, params=None, store=":memory:",
                 span: int = 2, search_seeds: int = 4, progress=None, **options):
     r"""The tuned rate check from Python (``gluon-mvr rate-check --tuned``): for each method and
     ``K`` the radius factor and momentum parameter are searched on a log grid, the best rerun on
@@ -209,7 +209,8 @@ def tuned_rates(problem="quadratic", methods=None, *, horizons=None, seeds=None,
     from gluon_mvr.experiments.core.config import merge, validate
     from gluon_mvr.experiments.core.store import ResultStore
     from gluon_mvr.experiments.studies.result import StudyResult
-    raw = {"problem": problem, "store": store, "tuned": True, **options}
+    from gluon_mvr.experiments.core.config import DEFAULT_PROBLEM
+    raw = {"problem": DEFAULT_PROBLEM if problem is None else problem, "store": store, "tuned": True, **options}
     for name, value in (("methods", methods), ("horizons", horizons), ("seeds", seeds), ("params", params)):
         if value is not None:
             raw[name] = list(value) if name in ("methods", "horizons") else value
