@@ -50,7 +50,8 @@ class InputError(ValueError):
     """Bad user input: reported in one line, exit code 2."""
 
 
-def _int(name, raw, low):
+def int_arg(name, raw, low):
+    """``--name`` as an integer >= ``low``; :class:`InputError` (one line, exit 2) otherwise."""
     try:
         v = int(str(raw))
     except ValueError:
@@ -95,10 +96,10 @@ def handler(args) -> int:
         from gluon_mvr.methods.presets import METHOD_NAMES
         if args.method not in METHOD_NAMES:
             raise InputError(f"--method: allowed values {', '.join(METHOD_NAMES)}; got {args.method!r}")
-        cert = certify(problem, n_pairs=_int("pairs", args.pairs, 1), draws=_int("draws", args.draws, 2),
-                       seed=_int("seed", args.seed, 0),
+        cert = certify(problem, n_pairs=int_arg("pairs", args.pairs, 1), draws=int_arg("draws", args.draws, 2),
+                       seed=int_arg("seed", args.seed, 0),
                        trajectory="run" if args.trajectory == "run" else None, method=args.method,
-                       steps=_int("steps", args.steps, 1), run_seeds=_int("run-seeds", args.run_seeds, 1))
+                       steps=int_arg("steps", args.steps, 1), run_seeds=int_arg("run-seeds", args.run_seeds, 1))
         _emit(cert.as_dict(), args.json, print_certificate)
         return 0 if cert.ok else 1
     except InputError as exc:

@@ -9,12 +9,10 @@ import json
 import os
 import sys
 
+from gluon_mvr.experiments.cli.constants import InputError, int_arg
+
 DEFAULT_STORE = os.path.join("results", "gluon-mvr.sqlite")
 MODELS = ("gpt-tiny", "mlp-digits", "mlp-mnist")
-
-
-class InputError(ValueError):
-    """Bad user input: one line on stderr, exit 2."""
 
 
 def _common(p, default_model="gpt-tiny"):
@@ -62,15 +60,7 @@ def register(subparsers):
 
 
 def _int(name, raw, low, default):
-    if raw is None:
-        return default
-    try:
-        v = int(str(raw))
-    except ValueError:
-        raise InputError(f"--{name}: expected an integer >= {low}; got {raw!r}") from None
-    if v < low:
-        raise InputError(f"--{name}: expected an integer >= {low}; got {raw!r}")
-    return v
+    return default if raw is None else int_arg(name, raw, low)
 
 
 def _floats(name, raw):
