@@ -383,3 +383,29 @@ def test_a_rerun_says_what_it_reused_and_recomputes_after_a_code_change(env, cap
     monkeypatch.setattr(provenance, "code_fingerprint", lambda: "0000000000000000")
     assert main(["rate-check", *TINY, "--reuse-stale", *s]) in (0, 1)
     assert "computed 0, reused 2 cells of other code (--reuse-stale)" in capsys.readouterr().err
+
+
+def test_an_error_raised_while_handling_ctrl_c_is_still_an_interruption(capsys):
+    """Seen once: Ctrl-C while joblib started its pool made the pool's cleanup raise
+    RuntimeError('cannot join thread before it is started') with the KeyboardInterrupt as its
+    context; that is an interruption (exit 130), not an internal error (exit 2)."""
+    import signal as signal_mod
+    from gluon_mvr.experiments.cli.errors import run_command
+
+    def interrupted_then_cleanup_fails(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("cannot join thread before it is started")
+
+    def plain_failure(args):
+        raise RuntimeError("boom")
+
+    old = signal_mod.getsignal(signal_mod.SIGINT)
+    try:
+        assert run_command("figs", interrupted_then_cleanup_fails, None) == 130
+        assert "interrupted; the store is intact" in capsys.readouterr().err
+        assert run_command("figs", plain_failure, None) == 2            # control: a real error stays one
+        assert "internal error" in capsys.readouterr().err
+    finally:
+        signal_mod.signal(signal_mod.SIGINT, old)

@@ -134,5 +134,22 @@ def run_command(name: str, func, args) -> int:
     except Exception as exc:       # noqa: BLE001 - the point: no traceback reaches the user
         if os.environ.get("GLUON_MVR_DEBUG"):
             raise
+        if _caused_by_interrupt(exc):
+            # Ctrl-C landed inside a library's cleanup (joblib's pool starting or stopping raised
+            # while handling the KeyboardInterrupt): it is still an interruption, not an error
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            print(f"gluon-mvr {name}: {_where_things_stand()}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         print(f"gluon-mvr {name}: error: {describe(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in ``exc``'s chain of causes and contexts."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
