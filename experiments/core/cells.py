@@ -53,6 +53,12 @@ def _problem(name: str, params_json: str, noise: bool):
     return problem if noise else problem.without_noise()
 
 
+def cached_problem(name: str, params: dict):
+    """The problem ``name`` with ``params``, built once per process (some families estimate
+    their constants at build time: ``twolayer`` takes seconds)."""
+    return _problem(name, canonical(params), True)
+
+
 def cell_method(method, *, schedule: dict | None = None, radius_scale: float | None = None,
                 momentum_scale: float | None = None, beta: float | None = None, lmo: str | None = None,
                 ns_steps: int = 5, form: str = "horizon") -> Method:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy
 
-from gluon_mvr.experiments.core.cells import cell_key, cell_method, make_cell
+from gluon_mvr.experiments.core.cells import cached_problem, cell_key, cell_method, make_cell
 from gluon_mvr.experiments.core.config import RateCheckConfig, merge, validate
 from gluon_mvr.experiments.core.executors import execute
 from gluon_mvr.experiments.core.fitting import (fit_rate, local_slopes, mean_interval, slope_difference,
@@ -41,7 +41,6 @@ from gluon_mvr.methods.controls import controls_for
 from gluon_mvr.methods.estimators import MomentumEstimator, MVR1Estimator, MVR2Estimator, MVR3Estimator
 from gluon_mvr.methods.geometry import Exact
 from gluon_mvr.methods.presets import get_method
-from gluon_mvr.problems import get_problem
 
 # The star-convex bound of theory.bounds_star for each non-convex bound (docs/theory.md §5).
 STAR_BOUND_NAME = {"gluon": "star-momentum", "mvr1": "star-mvr", "mvr2": "star-mvr2", "mvr3": "star-mvr3"}
@@ -204,7 +203,7 @@ def _computation(cfg, params, cell) -> str:
     equivalent, the concrete schedule at the cell's K, seeds and numerics."""
     from gluon_mvr.methods.method import Method
     m = Method.from_description(cell["composition"])
-    problem = get_problem(cfg.problem, **params)
+    problem = cached_problem(cfg.problem, params)
     est = m.estimator.equivalent()
     sched = m.build_schedule(cell["K"], problem).describe()
     sched.pop("label", None)
@@ -254,7 +253,7 @@ def bound_for_cell(cfg: RateCheckConfig, method, K: int, instance=None):
     if name is None:
         return None
     try:
-        problem = get_problem(cfg.problem, **cell_params(cfg, of or m, K, instance))
+        problem = cached_problem(cfg.problem, cell_params(cfg, of or m, K, instance))
         sched = run_method.build_schedule(K, problem)
         if cfg.criterion == "gap":
             from gluon_mvr.theory.numeric import star_bound_details
@@ -280,7 +279,7 @@ def cell_hypotheses(cfg: RateCheckConfig, row, K: int, instance, result) -> str:
     (:meth:`Problem.hypotheses_region`, from the run's ``region_usage``) and every step no longer
     than the family's pair radius (A1 stated for close pairs only: ``pair_radius``)."""
     of = next((o for r, _, o in _compositions(cfg) if r == row), None)
-    problem = get_problem(cfg.problem, **cell_params(cfg, of or _row_method(cfg, row), K, instance))
+    problem = cached_problem(cfg.problem, cell_params(cfg, of or _row_method(cfg, row), K, instance))
     reasons = []
     usage = result.get("region_usage")
     if usage is not None and max(usage) > 1.0 + 1e-9:
@@ -302,7 +301,7 @@ def _bound_ratios(cfg, row, G_mean, values, results):
     Returns (largest ratio over inside horizons, violations, smallest margin, per-horizon list)."""
     from gluon_mvr.theory.tolerance import compare, measurement_terms
     ratios, bad, margins, per_K = [], [], [], []
-    n_layers = len(get_problem(cfg.problem, **cfg.params).layout.shapes)
+    n_layers = len(cached_problem(cfg.problem, cfg.params).layout.shapes)
     for K, g, v, res in zip(cfg.horizons, G_mean, values, results):
         b = bound_for_cell(cfg, row, K, v)
         if b is None:
