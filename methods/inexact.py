@@ -128,7 +128,20 @@ class NewtonSchulzScaledSpectralNorm(NewtonSchulzSpectralNorm, ScaledSpectralNor
 ERROR_MODES = ("random", "adversarial", "overshoot")
 
 
-class ControlledErrorLMO(Norm):
+class _ErrorLMO(Norm):
+    """An approximate LMO of the norm ``self.base``: the norm, its dual and rho are the base's."""
+
+    def norm(self, X):
+        return self.base.norm(X)
+
+    def dual_norm(self, G):
+        return self.base.dual_norm(G)
+
+    def rho(self, shape):
+        return self.base.rho(shape)
+
+
+class ControlledErrorLMO(_ErrorLMO):
     r"""Exact LMO plus a controlled error: :math:`\widetilde{\mathrm{lmo}}(M) = \mathrm{lmo}(M) + \delta E`,
     :math:`\|E\| \le 1` in the layer's norm (the error model of docs/theory.md §6).
 
@@ -150,15 +163,6 @@ class ControlledErrorLMO(Norm):
         self.delta, self.mode = d, mode
         self._rng = numpy.random.default_rng(seed)
 
-    def norm(self, X):
-        return self.base.norm(X)
-
-    def dual_norm(self, G):
-        return self.base.dual_norm(G)
-
-    def rho(self, shape):
-        return self.base.rho(shape)
-
     def lmo(self, G):
         xp = array_namespace(G)
         exact = self.base.lmo(G)
@@ -175,7 +179,7 @@ class ControlledErrorLMO(Norm):
         return f"ControlledErrorLMO(base={self.base.name!r}, delta={self.delta}, mode={self.mode!r})"
 
 
-class RotationErrorLMO(Norm):
+class RotationErrorLMO(_ErrorLMO):
     r"""A pure *direction* error at a controlled gain: the exact spectral LMO rotated within the ball.
 
     Defined here [R] (docs/theory.md §6) as the test of the coupling claim that separates "the
@@ -221,15 +225,6 @@ class RotationErrorLMO(Norm):
         g = self.gain / self.length                  # cosine of the rotation
         self._g, self._s = g, float(numpy.sqrt(max(0.0, 1.0 - g * g)))
         self._rng = numpy.random.default_rng(seed)
-
-    def norm(self, X):
-        return self.base.norm(X)
-
-    def dual_norm(self, G):
-        return self.base.dual_norm(G)
-
-    def rho(self, shape):
-        return self.base.rho(shape)
 
     def skew_orthogonal(self, batch, k, xp=numpy, dtype="float64"):
         """A batch ``(*batch, k, k)`` of random skew-symmetric :math:`W=QJQ^\top` (Haar :math:`Q`)."""
